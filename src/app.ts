@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance } from 'fastify';
+import secureJson from 'secure-json-parse';
+import { publicOrigin, type Config } from './config.ts';
+import { errors } from './domain/errors.ts';
+import { registerAuth } from './http/auth.ts';
+import { registerErrorHandling } from './http/error-handler.ts';
+import { managedAccountRoutes } from './http/routes/managed-accounts.ts';
+import { metaRoutes } from './http/routes/meta.ts';
+import { ErrorsSchema, LinksSchema } from './http/schemas/common.ts';
+import { ManagedAccountSchema, ManagedAccountsSchema } from './http/schemas/managed-accounts.ts';
+import { validatorCompiler } from './http/validation.ts';
+import type { Store } from './store/database.ts';
+
+export interface AppDeps {
+  config: Config;
+  store: Store;
+}
+
+/** Builds the HTTP app on an opened, migrated store. Never listens: src/server.ts and tests do that. */
+export async function buildApp({ config, store }: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger:
+      config.logLevel === 'silent'
+        ? false
+        : { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    bodyLimit: config.bodyLimitBytes,
+    genReqId: () => randomUUID(),
+    routerOptions: { ignoreTrailingSlash: true },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+
+  // W4: JSON only. An empty body (a DELETE from the Go client) is no body; prototype keys are refused.
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }));
+    } catch (e) {
+      done(errors.invalid(`request body is not valid JSON: ${(e as Error).message}`), undefined);
+    }
+  });
+
+  // W6: every response carries its request id and a JSON content type.
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (!reply.hasHeader('content-type')) reply.header('content-type', 'application/json; charset=utf-8');
+    return payload;
+  });
+
+  registerErrorHandling(app, config.bodyLimitBytes);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Steward — Vantage API v2 (managed accounts)',
+        version: '2.0.0',
+        description: 'A self-hosted server for the managed-accounts part of the Vantage API v2.',
+      },
+      servers: [{ url: '/' }],
+      components: {
+        securitySchemes: {
+          oauth2: {
+            type: 'oauth2',
+            description: 'Sent as `Authorization: Bearer vntg_tkn_…`, with the read and/or write scope.',
+            flows: { clientCredentials: { tokenUrl: '/oauth/token', scopes: { read: 'Grants read access', write: 'Grants write access' } } },
+          },
+        },
+      },
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+  for (const schema of [ErrorsSchema, LinksSchema, ManagedAccountSchema, ManagedAccountsSchema]) app.addSchema(schema);
+
+  registerAuth(app, store.db);
+
+  const origin = () => {
+    const address = app.server.address() as AddressInfo | null;
+    return publicOrigin(config, address?.port);
+  };
+  await app.register(metaRoutes, { prefix: '/v2' });
+  await app.register(managedAccountRoutes, {
+    prefix: '/v2',
+    db: store.db,
+    origin,
+    policy: { allowedContactDomains: config.allowedContactDomains },
+  });
+  return app;
+}

@@ -1,0 +1,45 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+
+/** Everything the server needs, parsed once by the CLI and passed in; nothing reads process.env elsewhere. */
+export const ConfigSchema = Type.Object({
+  port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+  host: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  databaseUrl: Type.String({ minLength: 1, default: './data/steward.sqlite' }),
+  /** Origin used to build absolute pagination links; defaults to http://host:port. */
+  publicUrl: Type.Optional(Type.String({ minLength: 1 })),
+  logLevel: Type.Union(
+    [Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('silent')],
+    { default: 'info' },
+  ),
+  bodyLimitBytes: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
+  /** M2: when non-empty, contact emails must belong to one of these domains (or a subdomain). Off by default. */
+  allowedContactDomains: Type.Array(Type.String(), { default: [] }),
+});
+export type Config = Static<typeof ConfigSchema>;
+
+export class ConfigError extends Error {}
+
+export function parseConfig(input: Record<string, unknown>): Config {
+  const defined = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined && v !== ''));
+  const candidate = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, defined));
+  const firstError = Value.Errors(ConfigSchema, candidate).First();
+  if (firstError) throw new ConfigError(`invalid configuration ${firstError.path.slice(1) || '(root)'}: ${firstError.message}`);
+  const config = candidate as Config;
+  if (config.publicUrl) {
+    try {
+      const url = new URL(config.publicUrl);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
+    } catch {
+      throw new ConfigError(`invalid configuration publicUrl: ${config.publicUrl} is not an absolute http(s) URL`);
+    }
+  }
+  return config;
+}
+
+/** The origin (scheme://host[:port]) that clients reach this server at, with no trailing slash. */
+export function publicOrigin(config: Config, boundPort?: number): string {
+  if (config.publicUrl) return config.publicUrl.replace(/\/+$/, '');
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${boundPort ?? config.port}`;
+}

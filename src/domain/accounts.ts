@@ -1,0 +1,90 @@
+import type { Kysely } from 'kysely';
+import { countAccounts, findAccountByToken, findFirstMspAccount, insertAccount } from '../store/accounts.store.ts';
+import { insertApiToken, revokeTokenByHash } from '../store/api-tokens.store.ts';
+import type { AccountRow, Database } from '../store/schema.ts';
+import { parseScopes, type Scope } from './auth.ts';
+import { errors } from './errors.ts';
+import { API_TOKEN_PATTERN, hashApiToken, newApiTokenSecret, newResourceToken, nowIso } from './tokens.ts';
+import { checkName } from './validators.ts';
+
+type Db = Kysely<Database>;
+
+/** Top-level accounts (MSPs and others) are made by operators through the CLI, not the API. */
+export interface AccountView {
+  token: string;
+  name: string;
+  msp: boolean;
+  created_at: string;
+}
+
+export async function createAccount(db: Db, input: { name: string; msp: boolean }): Promise<AccountView> {
+  const problem = checkName('name', input.name);
+  if (problem) throw errors.invalid(problem);
+  const row = await insertAccount(db, {
+    token: newResourceToken('acct'),
+    parent_id: null,
+    name: input.name,
+    contact_email: null,
+    contact_email_key: null,
+    email_domain: null,
+    is_msp: input.msp,
+    created_at: nowIso(),
+  });
+  return accountView(row);
+}
+
+export async function requireAccount(db: Db, token: string): Promise<AccountRow> {
+  const row = await findAccountByToken(db, token);
+  if (!row) throw errors.invalid(`account ${token} does not exist`);
+  return row;
+}
+
+export async function isEmpty(db: Db): Promise<boolean> {
+  return (await countAccounts(db)) === 0;
+}
+
+export async function firstMspAccount(db: Db): Promise<AccountView | undefined> {
+  const row = await findFirstMspAccount(db);
+  return row && accountView(row);
+}
+
+/** The secret appears here and nowhere else: only its SHA-256 is stored (A1). */
+export interface CreatedApiToken {
+  token: string;
+  account_token: string;
+  scopes: Scope[];
+  description: string | null;
+  created_at: string;
+}
+
+export async function createApiToken(
+  db: Db,
+  input: { accountToken: string; scopes: string; description?: string | null },
+): Promise<CreatedApiToken> {
+  const scopes = parseScopes(input.scopes);
+  if ('error' in scopes) throw errors.invalid(scopes.error);
+  if (input.description != null) {
+    const problem = checkName('description', input.description);
+    if (problem) throw errors.invalid(problem);
+  }
+  const account = await requireAccount(db, input.accountToken);
+  const secret = newApiTokenSecret();
+  const row = await insertApiToken(db, account.id, {
+    token_hash: hashApiToken(secret),
+    scopes: scopes.join(','),
+    description: input.description ?? null,
+    created_at: nowIso(),
+    expires_at: null,
+  });
+  return { token: secret, account_token: account.token, scopes, description: row.description, created_at: row.created_at };
+}
+
+export async function revokeApiToken(db: Db, secret: string): Promise<void> {
+  if (!API_TOKEN_PATTERN.test(secret)) throw errors.invalid('token must look like vntg_tkn_ followed by 40 hex characters');
+  const revoked = await revokeTokenByHash(db, hashApiToken(secret), nowIso());
+  if (!revoked) throw errors.invalid('token is unknown or already revoked');
+}
+
+function accountView(row: AccountRow): AccountView {
+  return { token: row.token, name: row.name, msp: row.is_msp === 1, created_at: row.created_at };
+}

@@ -1,0 +1,50 @@
+import type { Kysely } from 'kysely';
+import { findTokenByHash } from '../store/api-tokens.store.ts';
+import type { Database } from '../store/schema.ts';
+import { errors } from './errors.ts';
+import { API_TOKEN_PATTERN, hashApiToken, nowIso } from './tokens.ts';
+
+export const SCOPES = ['read', 'write'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+/** Who is calling: the account a bearer token acts for, and what the token may do. */
+export interface Principal {
+  accountId: number;
+  accountToken: string;
+  isMsp: boolean;
+  scopes: ReadonlySet<Scope>;
+  tokenId: number;
+}
+
+/** A3: every way a credential can be wrong ends in a 401 that says which, with a WWW-Authenticate header. */
+export async function authenticate(db: Kysely<Database>, authorization: string | undefined): Promise<Principal> {
+  if (authorization === undefined || authorization.trim() === '') throw errors.missingToken();
+  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
+  if (!match) throw errors.invalidToken('Authorization must use the Bearer scheme: "Authorization: Bearer vntg_tkn_…"');
+  const secret = match[1] as string;
+  if (!API_TOKEN_PATTERN.test(secret)) throw errors.invalidToken();
+  const found = await findTokenByHash(db, hashApiToken(secret));
+  if (!found || found.token.revoked_at !== null) throw errors.invalidToken();
+  if (found.token.expires_at !== null && found.token.expires_at <= nowIso()) throw errors.invalidToken();
+  return {
+    accountId: found.account.id,
+    accountToken: found.account.token,
+    isMsp: found.account.is_msp === 1,
+    scopes: new Set(found.token.scopes.split(',').filter((s): s is Scope => (SCOPES as readonly string[]).includes(s))),
+    tokenId: found.token.id,
+  };
+}
+
+/** A2/A4: GET needs read, writes need write; MSP-only resources refuse other accounts with Vantage's text. */
+export function authorize(principal: Principal, need: { scope: Scope; msp: boolean }): void {
+  if (!principal.scopes.has(need.scope)) throw errors.insufficientScope(need.scope);
+  if (need.msp && !principal.isMsp) throw errors.notMsp();
+}
+
+/** Parses `read,write` as typed on a command line; every entry must be a known scope. */
+export function parseScopes(text: string): Scope[] | { error: string } {
+  const entries = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = entries.filter((s) => !(SCOPES as readonly string[]).includes(s));
+  if (entries.length === 0 || unknown.length > 0) return { error: `scopes must be a comma-separated list of ${SCOPES.join(', ')}` };
+  return SCOPES.filter((s) => entries.includes(s));
+}

@@ -1,0 +1,47 @@
+/**
+ * The one error catalogue. The domain throws these; src/http/error-handler.ts renders every one as
+ * `{"errors": [...]}` with its status. Messages name the field and say what is allowed (DECISIONS W6).
+ */
+export class DomainError extends Error {
+  constructor(
+    readonly status: 400 | 401 | 403 | 404 | 413 | 415 | 429 | 500,
+    readonly messages: string[],
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(messages.join('; '));
+    this.name = 'DomainError';
+  }
+}
+
+const REALM = 'Bearer realm="steward"';
+
+export const errors = {
+  /** 400: one or more fields are invalid. */
+  invalid: (...messages: string[]) => new DomainError(400, messages),
+
+  /** 404 that reads the same whether the resource is another tenant's or never existed (A5). */
+  notFound: (resource: 'Managed account' | 'Billing rule' | 'Integration' | 'Route') => new DomainError(404, [`${resource} not found`]),
+
+  /** 401 without any credentials: no error attribute (RFC 6750 §3.1). */
+  missingToken: () => new DomainError(401, ['Authorization header with a Bearer token is required'], { 'www-authenticate': REALM }),
+
+  /** 401 for a malformed, unknown, expired or revoked token, or a scheme other than Bearer. */
+  invalidToken: (reason = 'The bearer token is invalid, expired or revoked') =>
+    new DomainError(401, [reason], { 'www-authenticate': `${REALM}, error="invalid_token"` }),
+
+  /** 403 for a valid token lacking the scope (A4). */
+  insufficientScope: (scope: 'read' | 'write') =>
+    new DomainError(403, [`This bearer token does not have the ${scope} scope required for this request`], {
+      'www-authenticate': `Bearer error="insufficient_scope", scope="${scope}"`,
+    }),
+
+  /** 403 for an account without the MSP feature. Verbatim Vantage text: clients string-match it (SPEC §1.5). */
+  notMsp: () => new DomainError(403, ['You do not have permission to access this resource.']),
+
+  unsupportedMediaType: (got: string) =>
+    new DomainError(415, [`Content-Type ${got} is not supported; send application/json`]),
+
+  bodyTooLarge: (limitBytes: number) => new DomainError(413, [`request body is too large (maximum is ${limitBytes} bytes)`]),
+
+  internal: (requestId: string) => new DomainError(500, [`Internal server error (request id ${requestId})`]),
+};

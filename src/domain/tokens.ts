@@ -1,0 +1,24 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+/** Resource identifiers: `<prefix>_` + 16 lowercase hex (SPEC §1.4). */
+export type ResourcePrefix = 'acct' | 'accss_crdntl' | 'bllng_rule';
+
+export function newResourceToken(prefix: ResourcePrefix): string {
+  return `${prefix}_${randomBytes(8).toString('hex')}`;
+}
+
+/** A1: `vntg_tkn_` + 40 lowercase hex, 160 bits from the CSPRNG. Shown once, stored only as a hash. */
+export const API_TOKEN_PATTERN = /^vntg_tkn_[0-9a-f]{40}$/;
+
+export function newApiTokenSecret(): string {
+  return `vntg_tkn_${randomBytes(20).toString('hex')}`;
+}
+
+export function hashApiToken(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+/** W9: UTC, second precision, Z suffix. */
+export function nowIso(): string {
+  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+}

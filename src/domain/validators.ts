@@ -1,0 +1,68 @@
+import { domainToASCII } from 'node:url';
+import { parse as parseHost } from 'tldts';
+import validator from 'validator';
+
+/** Field-level checks shared by the API and the CLI. Each returns an error message, or null when valid. */
+
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/u;
+
+/** M1: 1–max code points, not whitespace-only, no control characters. */
+export function checkName(field: string, value: string, max = 255): string | null {
+  const length = [...value].length;
+  if (length === 0 || value.trim().length === 0) return `${field} can't be blank`;
+  if (length > max) return `${field} is too long (maximum is ${max} characters)`;
+  if (CONTROL.test(value)) return `${field} must not contain control characters`;
+  return null;
+}
+
+/** M2: a syntactically valid address (+tags, dots, hyphens, multi-label and internationalised domains). */
+export function checkEmail(field: string, value: string): string | null {
+  const ok =
+    value.length <= 254 &&
+    !CONTROL.test(value) &&
+    validator.isEmail(value, { allow_utf8_local_part: true, require_tld: true, allow_ip_domain: false });
+  return ok ? null : `${field} is not a valid email address (e.g. admin+customer@example.co.uk)`;
+}
+
+/** Lower-cased, with the domain part in ASCII (punycode), so equal addresses collide in the unique index. */
+export function emailKey(value: string): string {
+  const at = value.lastIndexOf('@');
+  const domain = domainToASCII(value.slice(at + 1)) || value.slice(at + 1);
+  return `${value.slice(0, at)}@${domain}`.toLowerCase();
+}
+
+export function emailDomainAscii(value: string): string {
+  return emailKey(value).slice(emailKey(value).lastIndexOf('@') + 1);
+}
+
+const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+
+/**
+ * M3: a registrable host name: no scheme, '@', path, port or IP; not a bare public suffix such as co.uk.
+ * Returns the comparison key (lower-case ASCII) or an error message.
+ */
+export function checkDomain(field: string, value: string): { key: string } | { error: string } {
+  const bad = { error: `${field} must be a domain name such as acme.example.com (no scheme, @, path or port)` };
+  if (value.length === 0 || value.length > 253 || /[\s/@:?#\\]/.test(value) || CONTROL.test(value)) return bad;
+  const ascii = domainToASCII(value.endsWith('.') ? value.slice(0, -1) : value);
+  if (!ascii) return bad;
+  const labels = ascii.split('.');
+  if (labels.length < 2 || !labels.every((l) => LABEL.test(l))) return bad;
+  const parsed = parseHost(ascii);
+  if (parsed.isIp) return bad;
+  if (!parsed.domain) return { error: `${field} ${value} is a public suffix; use a domain registered under it` };
+  return { key: ascii };
+}
+
+/** YYYY-MM-DD that is a real calendar date, or an ISO-8601 date-time. */
+export function parseDateish(value: string): Date | null {
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.exec(value);
+  if (!m) return null;
+  const date = new Date(value.length === 10 ? `${value}T00:00:00Z` : value);
+  if (Number.isNaN(date.getTime())) return null;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const check = new Date(Date.UTC(y, mo - 1, d));
+  if (check.getUTCFullYear() !== y || check.getUTCMonth() !== mo - 1 || check.getUTCDate() !== d) return null;
+  return date;
+}

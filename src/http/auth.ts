@@ -1,0 +1,30 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
+import { authenticate, authorize, type Principal, type Scope } from '../domain/auth.ts';
+import type { Database } from '../store/schema.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** What a route needs; routes without it are public. */
+    auth?: { scope: Scope; msp: boolean };
+  }
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+/** Authenticates before the body is read, so a refused request never reaches validation or the database. */
+export function registerAuth(app: FastifyInstance, db: Kysely<Database>): void {
+  app.addHook('onRequest', async (request) => {
+    const need = request.routeOptions.config.auth;
+    if (!need) return;
+    const principal = await authenticate(db, request.headers.authorization);
+    authorize(principal, need);
+    request.principal = principal;
+  });
+}
+
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new Error(`route ${request.routeOptions.url} has no auth config`);
+  return request.principal;
+}

@@ -1,0 +1,30 @@
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.ts';
+import { publicOrigin, type Config } from './config.ts';
+import { migrate, openStore, type Store } from './store/database.ts';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  store: Store;
+  /** Public origin, e.g. http://127.0.0.1:8080. */
+  origin: string;
+  close(): Promise<void>;
+}
+
+/** Opens and migrates the database, then listens. The only place, with the CLI, that starts things. */
+export async function startServer(config: Config, beforeListen?: (store: Store) => Promise<void>): Promise<RunningServer> {
+  const store = await openStore(config.databaseUrl);
+  await migrate(store);
+  if (beforeListen) await beforeListen(store);
+  const app = await buildApp({ config, store });
+  await app.listen({ port: config.port, host: config.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await app.close(); // stops accepting, lets in-flight requests finish
+      await store.close();
+    })());
+  return { app, store, origin: publicOrigin(config, port), close };
+}

@@ -1,0 +1,173 @@
+import type { Kysely } from 'kysely';
+import type { AccountRow, Database } from './schema.ts';
+
+type Db = Kysely<Database>;
+
+export interface NewAccount {
+  token: string;
+  parent_id: number | null;
+  name: string;
+  contact_email: string | null;
+  contact_email_key: string | null;
+  email_domain: string | null;
+  is_msp: boolean;
+  created_at: string;
+}
+
+export async function insertAccount(db: Db, values: NewAccount): Promise<AccountRow> {
+  return db
+    .insertInto('accounts')
+    .values({ ...values, is_msp: values.is_msp ? 1 : 0 })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** Unscoped lookup for operators (the CLI); the API always goes through the parent-scoped functions. */
+export async function findAccountByToken(db: Db, token: string): Promise<AccountRow | undefined> {
+  return db.selectFrom('accounts').selectAll().where('token', '=', token).executeTakeFirst();
+}
+
+export async function countAccounts(db: Db): Promise<number> {
+  const row = await db.selectFrom('accounts').select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+export async function findFirstMspAccount(db: Db): Promise<AccountRow | undefined> {
+  return db.selectFrom('accounts').selectAll().where('is_msp', '=', 1).orderBy('id').limit(1).executeTakeFirst();
+}
+
+export async function findManagedAccount(db: Db, parentId: number, token: string): Promise<AccountRow | undefined> {
+  return db
+    .selectFrom('accounts')
+    .selectAll()
+    .where('parent_id', '=', parentId)
+    .where('token', '=', token)
+    .executeTakeFirst();
+}
+
+/** M7: oldest first; ids only grow, so pages walked during concurrent creates never repeat or skip. */
+export async function listManagedAccounts(
+  db: Db,
+  parentId: number,
+  page: { offset: number; limit: number },
+): Promise<{ rows: AccountRow[]; total: number }> {
+  const [rows, count] = await Promise.all([
+    db
+      .selectFrom('accounts')
+      .selectAll()
+      .where('parent_id', '=', parentId)
+      .orderBy('id')
+      .limit(page.limit)
+      .offset(page.offset)
+      .execute(),
+    db
+      .selectFrom('accounts')
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .where('parent_id', '=', parentId)
+      .executeTakeFirstOrThrow(),
+  ]);
+  return { rows, total: Number(count.n) };
+}
+
+export async function listManagedAccountIds(db: Db, parentId: number): Promise<number[]> {
+  const rows = await db.selectFrom('accounts').select('id').where('parent_id', '=', parentId).orderBy('id').execute();
+  return rows.map((r) => r.id);
+}
+
+export type AccountPatch = Partial<Pick<AccountRow, 'name' | 'contact_email' | 'contact_email_key' | 'email_domain'>>;
+
+export async function updateManagedAccount(db: Db, parentId: number, accountId: number, patch: AccountPatch): Promise<void> {
+  if (Object.keys(patch).length === 0) return;
+  await db.updateTable('accounts').set(patch).where('parent_id', '=', parentId).where('id', '=', accountId).execute();
+}
+
+/** Deletes a child and, by cascade, its domains, rule assignments and delegations (M9). */
+export async function deleteManagedAccount(db: Db, parentId: number, token: string): Promise<boolean> {
+  const result = await db.deleteFrom('accounts').where('parent_id', '=', parentId).where('token', '=', token).executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
+}
+
+export async function claimDomain(db: Db, accountId: number, domainKey: string, source: 'email_domain' | 'sso'): Promise<void> {
+  await db.insertInto('claimed_domains').values({ domain_key: domainKey, account_id: accountId, source }).execute();
+}
+
+export async function releaseDomains(db: Db, accountId: number, source: 'email_domain' | 'sso'): Promise<void> {
+  await db.deleteFrom('claimed_domains').where('account_id', '=', accountId).where('source', '=', source).execute();
+}
+
+/** Billing-rule tokens per managed account, in stored execution order. One query for any number of accounts. */
+export async function loadRuleTokens(db: Db, accountIds: number[]): Promise<Map<number, string[]>> {
+  const byAccount = new Map<number, string[]>(accountIds.map((id) => [id, []]));
+  if (accountIds.length === 0) return byAccount;
+  const rows = await db
+    .selectFrom('managed_account_billing_rules as a')
+    .innerJoin('billing_rules as r', 'r.id', 'a.billing_rule_id')
+    .select(['a.account_id', 'r.token'])
+    .where('a.account_id', 'in', accountIds)
+    .orderBy('a.account_id')
+    .orderBy('a.position')
+    .execute();
+  for (const row of rows) byAccount.get(row.account_id)?.push(row.token);
+  return byAccount;
+}
+
+/** Delegated parent integrations per managed account, in the order they were delegated. */
+export async function loadDelegatedTokens(db: Db, accountIds: number[]): Promise<Map<number, string[]>> {
+  const byAccount = new Map<number, string[]>(accountIds.map((id) => [id, []]));
+  if (accountIds.length === 0) return byAccount;
+  const rows = await db
+    .selectFrom('managed_account_integrations as d')
+    .innerJoin('integrations as i', 'i.id', 'd.integration_id')
+    .select(['d.account_id', 'i.token'])
+    .where('d.account_id', 'in', accountIds)
+    .orderBy('d.account_id')
+    .orderBy('d.id')
+    .execute();
+  for (const row of rows) byAccount.get(row.account_id)?.push(row.token);
+  return byAccount;
+}
+
+export async function loadRuleIds(db: Db, accountId: number): Promise<number[]> {
+  const rows = await db
+    .selectFrom('managed_account_billing_rules')
+    .select('billing_rule_id')
+    .where('account_id', '=', accountId)
+    .orderBy('position')
+    .execute();
+  return rows.map((r) => r.billing_rule_id);
+}
+
+export async function replaceRuleAssignments(db: Db, accountId: number, ruleIds: number[]): Promise<void> {
+  await db.deleteFrom('managed_account_billing_rules').where('account_id', '=', accountId).execute();
+  if (ruleIds.length === 0) return;
+  await db
+    .insertInto('managed_account_billing_rules')
+    .values(ruleIds.map((billing_rule_id, position) => ({ account_id: accountId, billing_rule_id, position })))
+    .execute();
+}
+
+/** Keeps delegations that stay (and their order), removes the rest, appends new ones in the order given. */
+export async function replaceDelegations(db: Db, accountId: number, integrationIds: number[]): Promise<void> {
+  const current = await db
+    .selectFrom('managed_account_integrations')
+    .select('integration_id')
+    .where('account_id', '=', accountId)
+    .execute();
+  const have = new Set(current.map((r) => r.integration_id));
+  const want = new Set(integrationIds);
+  const remove = [...have].filter((id) => !want.has(id));
+  if (remove.length > 0) {
+    await db
+      .deleteFrom('managed_account_integrations')
+      .where('account_id', '=', accountId)
+      .where('integration_id', 'in', remove)
+      .execute();
+  }
+  const add = integrationIds.filter((id) => !have.has(id));
+  if (add.length > 0) {
+    await db
+      .insertInto('managed_account_integrations')
+      .values(add.map((integration_id) => ({ account_id: accountId, integration_id })))
+      .execute();
+  }
+}

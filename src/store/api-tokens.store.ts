@@ -1,0 +1,45 @@
+import type { Kysely } from 'kysely';
+import type { AccountRow, ApiTokenRow, Database } from './schema.ts';
+
+type Db = Kysely<Database>;
+
+export async function insertApiToken(
+  db: Db,
+  ownerId: number,
+  values: { token_hash: string; scopes: string; description: string | null; created_at: string; expires_at: string | null },
+): Promise<ApiTokenRow> {
+  return db
+    .insertInto('api_tokens')
+    .values({ ...values, account_id: ownerId, revoked_at: null })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export interface TokenWithAccount {
+  token: ApiTokenRow;
+  account: Pick<AccountRow, 'id' | 'token' | 'is_msp'>;
+}
+
+/** One query per request: the token by its hash, with the account it acts for. */
+export async function findTokenByHash(db: Db, tokenHash: string): Promise<TokenWithAccount | undefined> {
+  const row = await db
+    .selectFrom('api_tokens as t')
+    .innerJoin('accounts as a', 'a.id', 't.account_id')
+    .selectAll('t')
+    .select(['a.token as account_token', 'a.is_msp as account_is_msp'])
+    .where('t.token_hash', '=', tokenHash)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const { account_token, account_is_msp, ...token } = row;
+  return { token, account: { id: token.account_id, token: account_token, is_msp: account_is_msp } };
+}
+
+export async function revokeTokenByHash(db: Db, tokenHash: string, at: string): Promise<boolean> {
+  const result = await db
+    .updateTable('api_tokens')
+    .set({ revoked_at: at })
+    .where('token_hash', '=', tokenHash)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}

@@ -1,0 +1,74 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import pg from 'pg';
+import { initial } from './migrations/0001_initial.ts';
+import type { Database } from './schema.ts';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface Store {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  close(): Promise<void>;
+}
+
+export function dialectOf(databaseUrl: string): Dialect {
+  return /^postgres(ql)?:\/\//.test(databaseUrl) ? 'postgres' : 'sqlite';
+}
+
+export interface OpenOptions {
+  /** Postgres only: the schema to use (created when missing); tests use one schema each. */
+  pgSchema?: string;
+}
+
+/** Opens the database named by a file path (SQLite) or a postgres:// URL. Does not migrate. */
+export async function openStore(databaseUrl: string, options: OpenOptions = {}): Promise<Store> {
+  const dialect = dialectOf(databaseUrl);
+  if (dialect === 'postgres') {
+    if (options.pgSchema) {
+      const admin = new pg.Client({ connectionString: databaseUrl });
+      await admin.connect();
+      await admin.query(`create schema if not exists "${options.pgSchema.replace(/"/g, '')}"`);
+      await admin.end();
+    }
+    const pool = new pg.Pool({
+      connectionString: databaseUrl,
+      max: 10,
+      ...(options.pgSchema ? { options: `-c search_path=${options.pgSchema}` } : {}),
+    });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return { db, dialect, close: () => db.destroy() };
+  }
+
+  const path = databaseUrl.replace(/^sqlite:(\/\/)?/, '');
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const sqlite = new SQLite(path);
+  sqlite.pragma('journal_mode = WAL');
+  // FULL: every commit is on disk before we answer 2xx (R1), even across a power loss.
+  sqlite.pragma('synchronous = FULL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return { db, dialect, close: () => db.destroy() };
+}
+
+const migrationsFor = (dialect: Dialect): Record<string, Migration> => ({
+  '0001_initial': initial(dialect),
+});
+
+/** Runs pending migrations. Kysely takes a lock (a Postgres advisory lock), so concurrent starts migrate once. */
+export async function migrate(store: Store): Promise<void> {
+  const provider: MigrationProvider = { getMigrations: async () => migrationsFor(store.dialect) };
+  const { error } = await new Migrator({ db: store.db, provider }).migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+}
+
+/** Dropping a Postgres schema a test created; SQLite test files are removed by the caller. */
+export async function dropPgSchema(databaseUrl: string, schema: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: databaseUrl });
+  await admin.connect();
+  await admin.query(`drop schema if exists "${schema.replace(/"/g, '')}" cascade`);
+  await admin.end();
+}

@@ -1,0 +1,17 @@
+/**
+ * The one place database constraint errors from both dialects are recognised. Returns which uniqueness rule a
+ * write broke, so the domain can answer with the same 400 a sequential duplicate gets (M10).
+ */
+export type UniqueRule = 'contact_email' | 'domain' | 'other';
+
+export function uniqueViolation(error: unknown): UniqueRule | null {
+  if (!error || typeof error !== 'object') return null;
+  const e = error as { code?: unknown; constraint?: unknown; message?: unknown };
+  let target: string;
+  if (e.code === '23505') target = String(e.constraint ?? '');
+  else if (e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY') target = String(e.message ?? '');
+  else return null;
+  if (target.includes('contact_email_key')) return 'contact_email';
+  if (target.includes('claimed_domains')) return 'domain';
+  return 'other';
+}
