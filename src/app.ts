@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { publicOrigin, type Config } from './config.ts';
 import { errors } from './domain/errors.ts';
@@ -30,6 +30,14 @@ export async function buildApp({ config, store }: AppDeps): Promise<FastifyInsta
     bodyLimit: config.bodyLimitBytes,
     genReqId: () => randomUUID(),
     routerOptions: { ignoreTrailingSlash: true },
+    // Errors the router raises before any hook runs (a malformed or over-long URL) get the same shape as the rest.
+    frameworkErrors: (error, request, reply) => {
+      const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      void (reply as FastifyReply)
+        .code(tooLong ? 414 : 400)
+        .header('x-request-id', request.id)
+        .send({ errors: [tooLong ? 'a path parameter is too long (maximum is 100 characters)' : 'the request URL is malformed'] });
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);

@@ -211,6 +211,42 @@ for (const dialect of DIALECTS) {
       }
     });
 
+    test('inputs that could upset the database are 4xx, never 5xx', async (t) => {
+      const { app, db } = await testApp(t, dialect.name);
+      const msp = await seedMsp(db.store);
+      const m = await call(app, 'POST', '/v2/managed_accounts', { token: msp.token, body: { name: 'Target', contact_email: uniqueEmail() } });
+      const path = `/v2/managed_accounts/${m.body.token}`;
+      const nul = await call(app, 'POST', '/v2/managed_accounts', { token: msp.token, body: { name: 'N', contact_email: uniqueEmail(), billing_rule_tokens: ['bllng_rule_\u0000'] } });
+      assert.equal(nul.status, 400);
+      assert.match(nul.body.errors[0], /billing_rule_tokens contains/);
+      const many = await call(app, 'PUT', path, { token: msp.token, body: { access_credential_tokens: Array.from({ length: 1001 }, (_, i) => `accss_crdntl_${String(i).padStart(16, '0')}`) } });
+      assert.equal(many.status, 400);
+      assert.match(many.body.errors[0], /access_credential_tokens has too many entries \(maximum is 1000\)/);
+      const surrogate = await call(app, 'PUT', path, { token: msp.token, body: '{"name":"bad \\ud800 half"}' });
+      assert.equal(surrogate.status, 400);
+      assert.match(surrogate.body.errors[0], /name must be valid Unicode/);
+      const tooLong = await call(app, 'GET', `/v2/managed_accounts/${'x'.repeat(5000)}`, { token: msp.token });
+      assert.equal(tooLong.status, 414);
+      assert.deepEqual(tooLong.body, { errors: ['a path parameter is too long (maximum is 100 characters)'] });
+      assert.ok(tooLong.headers['x-request-id']);
+      assert.equal((await call(app, 'GET', '/v2/managed_accounts/%E0%A4%A', { token: msp.token })).status, 400);
+      for (const url of ['/v2/managed_accounts/acct_%00', '/v2/managed_accounts/%E2%82%AC', `/v2/managed_accounts/${'x'.repeat(100)}`, '/v2/managed_accounts/acct_ZZZZ']) {
+        assert.equal((await call(app, 'GET', url, { token: msp.token })).status, 404, url);
+        assert.equal((await call(app, 'PUT', url, { token: msp.token, body: { name: 'x' } })).status, 404, url);
+        assert.equal((await call(app, 'DELETE', url, { token: msp.token })).status, 404, url);
+      }
+      const clamped = await call(app, 'GET', '/v2/managed_accounts?limit=1e400', { token: msp.token });
+      assert.equal(clamped.status, 200, 'an over-maximum limit is clamped (M8)');
+      for (const query of ['page=1e30', 'page=99999999999', 'page=2147483648']) {
+        const res = await call(app, 'GET', `/v2/managed_accounts?${query}`, { token: msp.token });
+        assert.equal(res.status, 400, query);
+      }
+      const farPage = await call(app, 'GET', '/v2/managed_accounts?page=2147483647&limit=99999', { token: msp.token });
+      assert.equal(farPage.status, 200);
+      assert.deepEqual(farPage.body.managed_accounts, []);
+      assert.deepEqual((await call(app, 'GET', path, { token: msp.token })).body, m.body);
+    });
+
     test('bad bodies get a 400 naming the field and change nothing', async (t) => {
       const { app, db } = await testApp(t, dialect.name);
       const msp = await seedMsp(db.store);

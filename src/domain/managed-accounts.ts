@@ -6,7 +6,7 @@ import { findIntegrationsByTokens } from '../store/integrations.store.ts';
 import type { AccountRow, BillingRuleRow, Database } from '../store/schema.ts';
 import { endOfStageIndex, firstStageViolation, STAGE_NAMES, type Stage } from './billing-rule-stages.ts';
 import { errors } from './errors.ts';
-import { newResourceToken, nowIso } from './tokens.ts';
+import { isResourceToken, newResourceToken, nowIso } from './tokens.ts';
 import { checkDomain, checkEmail, checkName, emailDomainAscii, emailKey } from './validators.ts';
 
 type Db = Kysely<Database>;
@@ -51,7 +51,7 @@ export async function listManagedAccounts(
 }
 
 export async function getManagedAccount(db: Db, parent: Parent, token: string): Promise<ManagedAccountView> {
-  const row = await accounts.findManagedAccount(db, parent.id, token);
+  const row = await findOwn(db, parent, token);
   if (!row) throw errors.notFound('Managed account');
   return (await views(db, parent, [row]))[0] as ManagedAccountView;
 }
@@ -103,7 +103,7 @@ export async function updateManagedAccount(
   policy: ManagedAccountPolicy,
 ): Promise<ManagedAccountView> {
   return db.transaction().execute(async (trx) => {
-    const row = await accounts.findManagedAccount(trx, parent.id, token);
+    const row = await findOwn(trx, parent, token);
     if (!row) throw errors.notFound('Managed account');
 
     const problems: string[] = [];
@@ -143,8 +143,12 @@ export async function updateManagedAccount(
 }
 
 export async function deleteManagedAccount(db: Db, parent: Parent, token: string): Promise<void> {
-  const deleted = await accounts.deleteManagedAccount(db, parent.id, token);
+  const deleted = isResourceToken('acct', token) && (await accounts.deleteManagedAccount(db, parent.id, token));
   if (!deleted) throw errors.notFound('Managed account');
+}
+
+async function findOwn(db: Db, parent: Parent, token: string): Promise<AccountRow | undefined> {
+  return isResourceToken('acct', token) ? accounts.findManagedAccount(db, parent.id, token) : undefined;
 }
 
 async function views(db: Db, parent: Parent, rows: AccountRow[]): Promise<ManagedAccountView[]> {
@@ -203,7 +207,7 @@ function checkTokenList(problems: string[], field: string, tokens: string[], kno
 }
 
 async function resolveIntegrations(db: Db, parent: Parent, problems: string[], tokens: string[]): Promise<number[]> {
-  const found = await findIntegrationsByTokens(db, parent.id, tokens);
+  const found = await findIntegrationsByTokens(db, parent.id, tokens.filter((t) => isResourceToken('accss_crdntl', t)));
   checkTokenList(problems, 'access_credential_tokens', tokens, new Set(found.map((i) => i.token)));
   const byToken = new Map(found.map((i) => [i.token, i.id]));
   return [...new Set(tokens)].flatMap((t) => byToken.get(t) ?? []);
@@ -211,7 +215,7 @@ async function resolveIntegrations(db: Db, parent: Parent, problems: string[], t
 
 /** M4 + M5: known, unique, and grouped by execution stage; returns the rules in the order sent. */
 async function resolveRules(db: Db, parent: Parent, problems: string[], tokens: string[]): Promise<BillingRuleRow[]> {
-  const found = await findBillingRulesByTokens(db, parent.id, tokens);
+  const found = await findBillingRulesByTokens(db, parent.id, tokens.filter((t) => isResourceToken('bllng_rule', t)));
   const before = problems.length;
   checkTokenList(problems, 'billing_rule_tokens', tokens, new Set(found.map((r) => r.token)));
   if (problems.length > before) return [];

@@ -7,6 +7,11 @@ export function newResourceToken(prefix: ResourcePrefix): string {
   return `${prefix}_${randomBytes(8).toString('hex')}`;
 }
 
+/** Anything not shaped like a token of this kind cannot exist, so it is never sent to the database. */
+export function isResourceToken(prefix: ResourcePrefix, value: string): boolean {
+  return value.length === prefix.length + 17 && value.startsWith(`${prefix}_`) && /^[0-9a-f]{16}$/.test(value.slice(prefix.length + 1));
+}
+
 /** A1: `vntg_tkn_` + 40 lowercase hex, 160 bits from the CSPRNG. Shown once, stored only as a hash. */
 export const API_TOKEN_PATTERN = /^vntg_tkn_[0-9a-f]{40}$/;
 

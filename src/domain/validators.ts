@@ -9,6 +9,7 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/u;
 
 /** M1: 1–max code points, not whitespace-only, no control characters. */
 export function checkName(field: string, value: string, max = 255): string | null {
+  if (!value.isWellFormed()) return `${field} must be valid Unicode text`;
   const length = [...value].length;
   if (length === 0 || value.trim().length === 0) return `${field} can't be blank`;
   if (length > max) return `${field} is too long (maximum is ${max} characters)`;
@@ -20,6 +21,7 @@ export function checkName(field: string, value: string, max = 255): string | nul
 export function checkEmail(field: string, value: string): string | null {
   const ok =
     value.length <= 254 &&
+    value.isWellFormed() &&
     !CONTROL.test(value) &&
     validator.isEmail(value, { allow_utf8_local_part: true, require_tld: true, allow_ip_domain: false });
   return ok ? null : `${field} is not a valid email address (e.g. admin+customer@example.co.uk)`;
@@ -44,7 +46,7 @@ const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
  */
 export function checkDomain(field: string, value: string): { key: string } | { error: string } {
   const bad = { error: `${field} must be a domain name such as acme.example.com (no scheme, @, path or port)` };
-  if (value.length === 0 || value.length > 253 || /[\s/@:?#\\]/.test(value) || CONTROL.test(value)) return bad;
+  if (value.length === 0 || value.length > 253 || !value.isWellFormed() || /[\s/@:?#\\]/.test(value) || CONTROL.test(value)) return bad;
   const ascii = domainToASCII(value.endsWith('.') ? value.slice(0, -1) : value);
   if (!ascii) return bad;
   const labels = ascii.split('.');

@@ -35,6 +35,8 @@ export function describeValidationErrors(errors: ErrorObject[], context: string)
           return `${field} is too long (maximum is ${String(e.params.limit)} characters)`;
         case 'minLength':
           return `${field} is too short (minimum is ${String(e.params.limit)} characters)`;
+        case 'maxItems':
+          return `${field} has too many entries (maximum is ${String(e.params.limit)})`;
         case 'enum':
           return `${field} must be one of ${(e.params.allowedValues as unknown[]).join(', ')}`;
         default:

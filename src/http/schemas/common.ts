@@ -24,7 +24,7 @@ export const LinksSchema = Type.Object(
 
 /** M8: page ≥ 1, limit ≥ 1; a limit above the maximum is clamped, not refused. */
 export const PaginationQuery = Type.Object({
-  page: Type.Optional(Type.Integer({ minimum: 1, description: 'The page of results to return (1-based).' })),
+  page: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647, description: 'The page of results to return (1-based).' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, description: 'The amount of results to return. The maximum is 1000.' })),
 });
 export type PaginationQuery = Static<typeof PaginationQuery>;

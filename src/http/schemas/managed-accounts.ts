@@ -1,7 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { LinksSchema, Nullable } from './common.ts';
 
-const tokenList = (description: string) => Nullable(Type.Array(Type.String(), { description }));
+/** Capped so no request can build a query with more parameters than a database accepts. */
+export const MAX_TOKENS_PER_LIST = 1000;
+const tokenList = (description: string) => Nullable(Type.Array(Type.String(), { description, maxItems: MAX_TOKENS_PER_LIST }));
 
 export const ManagedAccountSchema = Type.Object(
   {
