@@ -43,3 +43,14 @@ export function publicOrigin(config: Config, boundPort?: number): string {
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   return `http://${host.includes(':') ? `[${host}]` : host}:${boundPort ?? config.port}`;
 }
+
+/** The database setting as safe to print or log: a postgres:// password is replaced by ***. */
+export function describeDatabase(databaseUrl: string): string {
+  try {
+    const url = new URL(databaseUrl);
+    if (url.password) url.password = '***';
+    return /^postgres(ql)?:$/.test(url.protocol) ? url.toString() : databaseUrl;
+  } catch {
+    return databaseUrl;
+  }
+}

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { parseConfig, type Config } from '../config.ts';
+import { describeDatabase, parseConfig, type Config } from '../config.ts';
 import { createAccount, createApiToken, revokeApiToken, requireAccount } from '../domain/accounts.ts';
 import { createBillingRule } from '../domain/billing-rules.ts';
 import { DomainError } from '../domain/errors.ts';
@@ -53,8 +53,8 @@ program
     const server = await startServer(config, async (store) => {
       if (opts.demo) demo = await seedDemoIfEmpty(store.db);
     });
-    if (opts.demo) await printDemoBanner(server.store.db, server.origin, demo, config.databaseUrl);
-    else process.stdout.write(`Steward listening on ${server.origin} (database ${config.databaseUrl})\n`);
+    if (opts.demo) await printDemoBanner(server.store.db, server.origin, demo, describeDatabase(config.databaseUrl));
+    else process.stdout.write(`Steward listening on ${server.origin} (database ${describeDatabase(config.databaseUrl)})\n`);
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       process.once(signal, () => {
         server.close().then(

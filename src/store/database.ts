@@ -1,12 +1,57 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import {
+  Kysely,
+  Migrator,
+  PostgresDialect,
+  CompiledQuery,
+  SqliteAdapter,
+  SqliteDialect,
+  SqliteDriver,
+  type DatabaseConnection,
+  type DialectAdapter,
+  type Driver,
+  type Migration,
+  type MigrationProvider,
+  type SqliteDialectConfig,
+} from 'kysely';
 import pg from 'pg';
 import { initial } from './migrations/0001_initial.ts';
 import type { Database } from './schema.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
+
+/**
+ * SQLite across processes (the server and a CLI command, or two first starts): a deferred BEGIN reads a snapshot
+ * and then cannot upgrade to a write once another process has committed (SQLITE_BUSY_SNAPSHOT, which no
+ * busy_timeout cures). Every transaction here writes, so each takes the write lock up front with BEGIN IMMEDIATE
+ * and waits its turn. In one process Kysely already serialises the single connection.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+/** Kysely runs SQLite migrations outside a transaction and takes no lock; SQLite DDL is transactional, so use one. */
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
+class StewardSqliteDialect extends SqliteDialect {
+  constructor(private readonly settings: SqliteDialectConfig) {
+    super(settings);
+  }
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.settings);
+  }
+  override createAdapter(): DialectAdapter {
+    return new TransactionalDdlSqliteAdapter();
+  }
+}
 
 export interface Store {
   db: Kysely<Database>;
@@ -30,8 +75,14 @@ export async function openStore(databaseUrl: string, options: OpenOptions = {}):
     if (options.pgSchema) {
       const admin = new pg.Client({ connectionString: databaseUrl });
       await admin.connect();
-      await admin.query(`create schema if not exists "${options.pgSchema.replace(/"/g, '')}"`);
-      await admin.end();
+      try {
+        await admin.query(`create schema if not exists "${options.pgSchema.replace(/"/g, '')}"`);
+      } catch (e) {
+        // Two stores opening one new schema at once: the loser's "if not exists" still trips the catalogue's unique index.
+        if ((e as { code?: string }).code !== '23505') throw e;
+      } finally {
+        await admin.end();
+      }
     }
     const pool = new pg.Pool({
       connectionString: databaseUrl,
@@ -45,12 +96,12 @@ export async function openStore(databaseUrl: string, options: OpenOptions = {}):
   const path = databaseUrl.replace(/^sqlite:(\/\/)?/, '');
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const sqlite = new SQLite(path);
+  sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('journal_mode = WAL');
   // FULL: every commit is on disk before we answer 2xx (R1), even across a power loss.
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new StewardSqliteDialect({ database: sqlite }) });
   return { db, dialect, close: () => db.destroy() };
 }
 
@@ -58,7 +109,7 @@ const migrationsFor = (dialect: Dialect): Record<string, Migration> => ({
   '0001_initial': initial(dialect),
 });
 
-/** Runs pending migrations. Kysely takes a lock (a Postgres advisory lock), so concurrent starts migrate once. */
+/** Runs pending migrations under a lock (a Postgres advisory lock; SQLite's write lock), so concurrent starts migrate once. */
 export async function migrate(store: Store): Promise<void> {
   const provider: MigrationProvider = { getMigrations: async () => migrationsFor(store.dialect) };
   const { error } = await new Migrator({ db: store.db, provider }).migrateToLatest();

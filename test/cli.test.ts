@@ -1,0 +1,354 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, test, type TestContext } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../src/app.ts';
+import { parseConfig } from '../src/config.ts';
+import { createAccount } from '../src/domain/accounts.ts';
+import { call, DIALECTS, freshDatabase, uniqueEmail, type TestDatabase } from './helpers/app.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ACCT = /^acct_[0-9a-f]{16}$/;
+const SECRET = /^vntg_tkn_[0-9a-f]{40}$/;
+const INTEGRATION = /^accss_crdntl_[0-9a-f]{16}$/;
+const RULE = /^bllng_rule_[0-9a-f]{16}$/;
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+
+/**
+ * The environment a child gets: ours plus what reaches the test database, minus the test runner's marker and the
+ * settings that would change what the CLI prints (flags passed here take precedence over the rest anyway).
+ */
+function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  for (const name of ['NODE_TEST_CONTEXT', 'PUBLIC_URL', 'ALLOWED_CONTACT_DOMAINS', 'DATABASE_URL', 'PORT', 'HOST']) delete env[name];
+  return env;
+}
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node bin/steward.js <args> --database <url>` to completion; never rejects. */
+function steward(db: Pick<TestDatabase, 'url' | 'env'>, ...args: string[]): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['bin/steward.js', ...args, '--database', db.url],
+      { cwd: ROOT, env: childEnv(db.env), timeout: 30_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** Parses a successful `--json` run: exit 0, nothing on stderr, and stdout is exactly one JSON object. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- CLI output is inspected field by field
+function jsonOf(run: CliResult): any {
+  assert.equal(run.code, 0, `exit ${run.code}; stderr: ${run.stderr}`);
+  assert.equal(run.stderr, '');
+  assert.ok(run.stdout.endsWith('\n'), 'output ends with a newline');
+  assert.equal(run.stdout.trimEnd().split('\n').length, 1, `one line of output, got: ${run.stdout}`);
+  const parsed: unknown = JSON.parse(run.stdout);
+  assert.ok(parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed), 'a JSON object');
+  return parsed;
+}
+
+/** A failed run: non-zero exit, a `steward:` message on stderr matching `message`, nothing on stdout. */
+function assertFails(run: CliResult, message: RegExp): void {
+  assert.notEqual(run.code, 0, `expected a failure; stdout: ${run.stdout}`);
+  assert.equal(run.stdout, '', 'nothing on stdout when a command fails');
+  assert.match(run.stderr, message);
+}
+
+/** The fresh database plus the real app on the same store, both closed when the test ends. */
+async function databaseAndApp(t: TestContext, dialect: 'sqlite' | 'postgres'): Promise<{ db: TestDatabase; app: FastifyInstance }> {
+  const db = await freshDatabase(dialect);
+  const app = await buildApp({ config: parseConfig({ logLevel: 'silent', publicUrl: 'https://steward.test' }), store: db.store });
+  t.after(async () => {
+    await app.close();
+    await db.close();
+  });
+  return { db, app };
+}
+
+for (const dialect of DIALECTS) {
+  describe(`CLI [${dialect.name}]`, { skip: dialect.skip }, () => {
+    test('accounts, integrations and billing rules: --json prints exactly the resource, and they work in the API', async (t) => {
+      const { db, app } = await databaseAndApp(t, dialect.name);
+
+      const account = jsonOf(await steward(db, 'accounts', 'create', '--name', 'X', '--msp', '--json'));
+      assert.match(account.token, ACCT);
+      assert.match(account.created_at, ISO);
+      assert.deepEqual(account, { token: account.token, name: 'X', msp: true, created_at: account.created_at });
+
+      const [integrationRun, ruleRun, writeTokenRun] = await Promise.all([
+        steward(db, 'integrations', 'create', '--account', account.token, '--provider', 'aws', '--account-identifier', '123', '--json'),
+        steward(db, 'billing-rules', 'create', '--account', account.token, '--type', 'adjustment', '--title', 'T', '--percentage', '75', '--json'),
+        // Without --json: the secret on its own line, then a note.
+        steward(db, 'tokens', 'create', '--account', account.token, '--scopes', 'write,read'),
+      ]);
+
+      const integration = jsonOf(integrationRun);
+      assert.match(integration.token, INTEGRATION);
+      assert.deepEqual(integration, {
+        token: integration.token,
+        provider: 'aws',
+        account_identifier: '123',
+        status: 'connected',
+        last_updated: integration.created_at,
+        workspace_tokens: [],
+        created_at: integration.created_at,
+        managed_account_tokens: [],
+        enriched_by: [],
+      });
+      assert.match(integration.created_at, ISO);
+
+      const rule = jsonOf(ruleRun);
+      assert.match(rule.token, RULE);
+      assert.match(rule.created_at, ISO);
+      assert.deepEqual(rule, {
+        token: rule.token,
+        title: 'T',
+        type: 'adjustment',
+        start_date: null,
+        end_date: null,
+        apply_to_all: false,
+        created_by_token: account.token,
+        created_at: rule.created_at,
+        charge_type: null,
+        percentage: '75.0',
+        service: null,
+        category: null,
+        sub_category: null,
+        start_period: null,
+        amount: null,
+        sql_query: null,
+      });
+
+      // The CLI-made integration and rule are the MSP's own: a CLI-made write token can use them.
+      assert.equal(writeTokenRun.code, 0, writeTokenRun.stderr);
+      const human = /^(vntg_tkn_[0-9a-f]{40})\n\(scopes read,write; [^)]*\)\n$/.exec(writeTokenRun.stdout);
+      assert.ok(human, writeTokenRun.stdout);
+      const created = await call(app, 'POST', '/v2/managed_accounts', {
+        token: human[1],
+        body: { name: 'Acme', contact_email: uniqueEmail(), access_credential_tokens: [integration.token], billing_rule_tokens: [rule.token] },
+      });
+      assert.equal(created.status, 201, created.raw);
+      assert.equal(created.body.parent_account_token, account.token);
+      assert.deepEqual(created.body.access_credential_tokens, [integration.token]);
+      assert.deepEqual(created.body.billing_rule_tokens, [rule.token]);
+    });
+
+    test('tokens create prints the secret once, stores only its SHA-256, authenticates; revoke makes it 401 at once', async (t) => {
+      const { db, app } = await databaseAndApp(t, dialect.name);
+      const account = await createAccount(db.store.db, { name: 'CLI MSP', msp: true });
+
+      const created = jsonOf(await steward(db, 'tokens', 'create', '--account', account.token, '--scopes', 'read', '--description', 'ci', '--json'));
+      assert.match(created.token, SECRET);
+      assert.deepEqual(created.scopes, ['read']);
+      assert.equal(created.description, 'ci');
+      assert.equal(created.account_token, account.token);
+
+      const rows = await db.store.db.selectFrom('api_tokens').selectAll().execute();
+      assert.equal(rows.length, 1);
+      const row = rows[0] as (typeof rows)[number];
+      for (const [column, value] of Object.entries(row)) {
+        assert.ok(!String(value).includes(created.token), `api_tokens.${column} must not hold the secret`);
+      }
+      assert.equal(row.token_hash, createHash('sha256').update(created.token).digest('hex'));
+      assert.equal(row.scopes, 'read');
+      assert.equal(row.description, 'ci');
+      assert.equal(row.revoked_at, null);
+
+      const ok = await call(app, 'GET', '/v2/managed_accounts', { token: created.token });
+      assert.equal(ok.status, 200, ok.raw);
+      assert.deepEqual(ok.body.managed_accounts, []);
+      const write = await call(app, 'POST', '/v2/managed_accounts', { token: created.token, body: { name: 'No', contact_email: uniqueEmail() } });
+      assert.equal(write.status, 403, 'a read token cannot write');
+
+      const revoked = await steward(db, 'tokens', 'revoke', created.token);
+      assert.equal(revoked.code, 0, revoked.stderr);
+      assert.equal(revoked.stderr, '');
+      assert.doesNotMatch(revoked.stdout, /vntg_tkn_/);
+      const after = await call(app, 'GET', '/v2/managed_accounts', { token: created.token });
+      assert.equal(after.status, 401, after.raw);
+      assert.match(String(after.headers['www-authenticate']), /invalid_token/);
+      const stored = await db.store.db.selectFrom('api_tokens').select('revoked_at').executeTakeFirstOrThrow();
+      assert.match(String(stored.revoked_at), ISO);
+
+      // Revoking again fails and says why.
+      assertFails(await steward(db, 'tokens', 'revoke', created.token), /steward: .*(unknown|revoked)/);
+    });
+
+    test('failures exit non-zero with the message on stderr and nothing on stdout', async (t) => {
+      const { db } = await databaseAndApp(t, dialect.name);
+      const account = await createAccount(db.store.db, { name: 'CLI MSP', msp: true });
+      const ghost = 'acct_0000000000000000';
+      const rule = (...extra: string[]) => steward(db, 'billing-rules', 'create', '--account', account.token, '--title', 'T', '--json', ...extra);
+
+      // Each CLI run costs a couple of seconds of start-up, so only distinct code paths are run.
+      const [customSelect, chargeNoAmount, tokenGhost, integrationGhost, adminScope, missingName] = await Promise.all([
+        rule('--type', 'custom', '--sql-query', 'SELECT 1'),
+        rule('--type', 'charge', '--service', 'MSP', '--start-date', '2024-05-01'),
+        steward(db, 'tokens', 'create', '--account', ghost, '--json'),
+        steward(db, 'integrations', 'create', '--account', ghost, '--provider', 'aws', '--account-identifier', '1', '--json'),
+        steward(db, 'tokens', 'create', '--account', account.token, '--scopes', 'admin', '--json'),
+        steward(db, 'accounts', 'create', '--msp', '--json'),
+      ]);
+      assertFails(customSelect, /steward: .*sql_query/);
+      assertFails(chargeNoAmount, /steward: .*amount/);
+      for (const run of [tokenGhost, integrationGhost]) assertFails(run, /steward: .*acct_0000000000000000/);
+      assertFails(adminScope, /steward: .*scopes/);
+      assertFails(missingName, /--name/); // commander's own error path
+
+      // Nothing was written by any of them.
+      assert.equal((await db.store.db.selectFrom('billing_rules').selectAll().execute()).length, 0);
+      assert.equal((await db.store.db.selectFrom('integrations').selectAll().execute()).length, 0);
+      assert.equal((await db.store.db.selectFrom('api_tokens').selectAll().execute()).length, 0);
+      assert.equal((await db.store.db.selectFrom('accounts').selectAll().execute()).length, 1);
+    });
+
+    // `npm start` runs on the embedded default, so the demo is exercised on SQLite only.
+    if (dialect.name === 'sqlite') {
+      test('serve --demo on an empty database prints a working write token and curl; a restart prints no secret', async (t) => {
+        const dir = mkdtempSync(join(tmpdir(), 'steward-demo-'));
+        const path = join(dir, 'nested', 'steward.sqlite'); // does not exist yet
+        const servers: Server[] = [];
+        t.after(async () => {
+          for (const server of servers) await server.stop();
+          rmSync(dir, { recursive: true, force: true });
+        });
+
+        const first = startServe(path);
+        servers.push(first);
+        const banner = await first.waitFor(/List them:\n {2}curl -sS (\S+)\/v2\/managed_accounts -H "Authorization: Bearer (vntg_tkn_[0-9a-f]{40})"\n/);
+        const out = first.stdout();
+        const origin = /Steward is listening on (http:\/\/\S+) /.exec(out)?.[1];
+        assert.ok(origin, out);
+        const port = Number(new URL(origin).port);
+        assert.ok(port > 0, `the printed origin must carry the bound port, not 0: ${origin}`);
+        assert.equal(banner[1], origin);
+
+        const demo = /Created a demo MSP account (acct_[0-9a-f]{16}) with integration (accss_crdntl_[0-9a-f]{16})\nand billing rules (bllng_rule_[0-9a-f]{16}) \([^)]*\), (bllng_rule_[0-9a-f]{16}) \([^)]*\)\./.exec(out);
+        assert.ok(demo, out);
+        const [, accountToken, integrationToken, ruleA, ruleB] = demo as unknown as [string, string, string, string, string];
+        const curl = new RegExp(
+          String.raw`curl -sS -X POST (\S+) \\\n\s+-H "Authorization: Bearer (vntg_tkn_[0-9a-f]{40})" -H "Content-Type: application/json" \\\n\s+-d '([^']*)'\n`,
+        ).exec(out);
+        assert.ok(curl, `a ready-to-paste curl: ${out}`);
+        const [, url, secret, body] = curl as unknown as [string, string, string, string];
+        assert.equal(url, `${origin}/v2/managed_accounts`);
+        assert.equal(secret, banner[2]);
+        assert.match(out, new RegExp(`Write token[^\\n]*\\n {2}${secret}\\n`));
+
+        const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' }, body });
+        const createdText = await res.text();
+        assert.equal(res.status, 201, createdText);
+        const created = JSON.parse(createdText);
+        assert.match(created.token, ACCT);
+        assert.equal(created.parent_account_token, accountToken);
+        assert.deepEqual(created.access_credential_tokens, [integrationToken]);
+        assert.deepEqual(created.billing_rule_tokens, [ruleA, ruleB]);
+        const listed = await fetch(`${origin}/v2/managed_accounts`, { headers: { authorization: `Bearer ${secret}` } });
+        assert.equal(listed.status, 200);
+        assert.deepEqual(((await listed.json()) as { managed_accounts: unknown[] }).managed_accounts, [created]);
+
+        assert.equal(await first.stop(), 0, 'SIGTERM shuts down cleanly');
+
+        // The same database again: not empty, so no demo and no secret, only how to make a token.
+        const second = startServe(path);
+        servers.push(second);
+        const hint = await second.waitFor(/npx steward (tokens create --account (acct_[0-9a-f]{16}) --scopes read,write --database \S+)\n/);
+        assert.equal(hint[2], accountToken, 'the hint names the demo MSP');
+        assert.doesNotMatch(second.stdout(), /vntg_tkn_/);
+        assert.doesNotMatch(second.stderr(), /vntg_tkn_/);
+        assert.doesNotMatch(second.stdout(), /Created a demo/);
+
+        // The printed command works as written (with `node bin/steward.js` for `npx steward`), against the running server's database.
+        const printed = (hint[1] as string).split(' ');
+        const dbAt = printed.indexOf('--database');
+        const made = await steward({ url: printed[dbAt + 1] as string, env: {} }, ...printed.slice(0, dbAt));
+        assert.equal(made.code, 0, made.stderr);
+        const fresh = /vntg_tkn_[0-9a-f]{40}/.exec(made.stdout)?.[0];
+        assert.ok(fresh, made.stdout);
+        const secondOrigin = /Steward is listening on (http:\/\/\S+) /.exec(second.stdout())?.[1] as string;
+        const again = await fetch(`${secondOrigin}/v2/managed_accounts`, { headers: { authorization: `Bearer ${fresh}` } });
+        assert.equal(again.status, 200);
+        assert.equal(((await again.json()) as { managed_accounts: unknown[] }).managed_accounts.length, 1, 'the demo data survived the restart');
+        assert.equal(await second.stop(), 0);
+      });
+    }
+  });
+}
+
+interface Server {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the match once stdout matches; rejects if the process exits first or after 20 s. */
+  waitFor(pattern: RegExp): Promise<RegExpExecArray>;
+  /** SIGTERM, then waits for the exit; resolves with the exit code (null if killed by a signal). */
+  stop(): Promise<number | null>;
+}
+
+function startServe(database: string): Server {
+  const child = spawn(process.execPath, ['bin/steward.js', 'serve', '--demo', '--port', '0', '--host', '127.0.0.1', '--database', database], {
+    cwd: ROOT,
+    env: childEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  const listeners = new Set<() => void>();
+  const notify = () => listeners.forEach((listener) => listener());
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    out += chunk;
+    notify();
+  });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    err += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.once('exit', notify);
+
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    waitFor: (pattern) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => finish(new Error(`timed out waiting for ${pattern}; stdout: ${out}; stderr: ${err}`)), 20_000);
+        const check = () => {
+          const match = pattern.exec(out);
+          if (match) finish(null, match);
+          else if (child.exitCode !== null || child.signalCode !== null) finish(new Error(`serve exited (${child.exitCode ?? child.signalCode}); stdout: ${out}; stderr: ${err}`));
+        };
+        const finish = (error: Error | null, match?: RegExpExecArray) => {
+          clearTimeout(timer);
+          listeners.delete(check);
+          if (error) reject(error);
+          else resolve(match as RegExpExecArray);
+        };
+        listeners.add(check);
+        check();
+      }),
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}

@@ -1,0 +1,286 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { sql, type Kysely } from 'kysely';
+import {
+  claimDomain,
+  deleteManagedAccount,
+  findManagedAccount,
+  insertAccount,
+  loadDelegatedTokens,
+  loadRuleTokens,
+  replaceDelegations,
+  replaceRuleAssignments,
+} from '../src/store/accounts.store.ts';
+import { findBillingRulesByTokens, insertBillingRule } from '../src/store/billing-rules.store.ts';
+import { dropPgSchema, migrate, openStore, type Store } from '../src/store/database.ts';
+import { uniqueViolation } from '../src/store/errors.ts';
+import { findIntegrationsByTokens, insertIntegration } from '../src/store/integrations.store.ts';
+import type { AccountRow, BillingRuleRow, Database, IntegrationRow } from '../src/store/schema.ts';
+import { DIALECTS, freshDatabase, type TestDatabase } from './helpers/app.ts';
+
+type Db = Kysely<Database>;
+
+const hex = () => randomBytes(8).toString('hex');
+const NOW = '2024-05-01T00:00:00Z';
+
+async function database(t: TestContext, dialect: 'sqlite' | 'postgres'): Promise<TestDatabase> {
+  const db = await freshDatabase(dialect);
+  t.after(() => db.close());
+  return db;
+}
+
+function msp(db: Db, name = 'MSP'): Promise<AccountRow> {
+  return insertAccount(db, {
+    token: `acct_${hex()}`,
+    parent_id: null,
+    name,
+    contact_email: null,
+    contact_email_key: null,
+    email_domain: null,
+    is_msp: true,
+    created_at: NOW,
+  });
+}
+
+function child(db: Db, parentId: number, email: string, emailDomain: string | null = null): Promise<AccountRow> {
+  return insertAccount(db, {
+    token: `acct_${hex()}`,
+    parent_id: parentId,
+    name: `Child ${email}`,
+    contact_email: email,
+    contact_email_key: email.toLowerCase(),
+    email_domain: emailDomain,
+    is_msp: false,
+    created_at: NOW,
+  });
+}
+
+function integration(db: Db, ownerId: number, identifier = '111111111111'): Promise<IntegrationRow> {
+  return insertIntegration(db, ownerId, { token: `accss_crdntl_${hex()}`, provider: 'aws', account_identifier: identifier, status: 'connected', created_at: NOW });
+}
+
+function rule(db: Db, owner: AccountRow, title: string): Promise<BillingRuleRow> {
+  return insertBillingRule(db, owner.id, {
+    token: `bllng_rule_${hex()}`,
+    type: 'adjustment',
+    title,
+    stage: 3,
+    apply_to_all: 0,
+    percentage: '90.0',
+    created_by_token: owner.token,
+    created_at: NOW,
+  });
+}
+
+/** Runs `write`, which must fail; returns what uniqueViolation makes of the error. */
+async function violation(write: () => Promise<unknown>): Promise<ReturnType<typeof uniqueViolation>> {
+  try {
+    await write();
+  } catch (error) {
+    return uniqueViolation(error);
+  }
+  assert.fail('the write should have been rejected');
+}
+
+async function count(db: Db, table: keyof Database): Promise<number> {
+  const row = await db.selectFrom(table).select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+for (const dialect of DIALECTS) {
+  describe(`store [${dialect.name}]`, { skip: dialect.skip }, () => {
+    test('migrate() a second time is a no-op: it succeeds and leaves tables and rows intact', async (t) => {
+      const db = await database(t, dialect.name);
+      const owner = await msp(db.store.db);
+      await integration(db.store.db, owner.id);
+      await migrate(db.store);
+      await migrate(db.store);
+      const applied = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(db.store.db);
+      assert.deepEqual(applied.rows.map((r) => r.name), ['0001_initial']);
+      assert.equal(await count(db.store.db, 'accounts'), 1);
+      assert.equal(await count(db.store.db, 'integrations'), 1);
+      for (const table of ['claimed_domains', 'billing_rules', 'managed_account_billing_rules', 'managed_account_integrations', 'api_tokens'] as const) {
+        assert.equal(await count(db.store.db, table), 0, `${table} exists and is empty`);
+      }
+    });
+
+    test('concurrent first starts on a brand-new database migrate it once and all succeed', async (t) => {
+      if (dialect.name === 'postgres') {
+        const url = process.env.TEST_DATABASE_URL as string;
+        const schema = `steward_test_${randomBytes(6).toString('hex')}`;
+        const stores: Store[] = [];
+        for (let i = 0; i < 3; i++) stores.push(await openStore(url, { pgSchema: schema }));
+        t.after(async () => {
+          for (const store of stores) await store.close();
+          await dropPgSchema(url, schema);
+        });
+        const results = await Promise.allSettled(stores.map((store) => migrate(store)));
+        assert.deepEqual(results.map((r) => (r.status === 'fulfilled' ? 'ok' : String(r.reason))), ['ok', 'ok', 'ok']);
+        const applied = await sql<{ name: string }>`select name from kysely_migration`.execute((stores[0] as Store).db);
+        assert.deepEqual(applied.rows.map((r) => r.name), ['0001_initial']);
+        return;
+      }
+      // SQLite: separate processes, as in real life (better-sqlite3 is synchronous, so connections in one process
+      // cannot wait for each other). Each CLI command migrates the new file, then writes.
+      const dir = mkdtempSync(join(tmpdir(), 'steward-test-'));
+      const path = join(dir, 'steward.sqlite');
+      t.after(() => rmSync(dir, { recursive: true, force: true }));
+      const run = promisify(execFile);
+      const bin = fileURLToPath(new URL('../bin/steward.js', import.meta.url));
+      const results = await Promise.allSettled(
+        [1, 2, 3, 4].map((i) => run(process.execPath, [bin, 'accounts', 'create', '--name', `Concurrent ${i}`, '--json', '--database', path])),
+      );
+      assert.deepEqual(results.map((r) => (r.status === 'fulfilled' ? 'ok' : String(r.reason))), ['ok', 'ok', 'ok', 'ok']);
+      const store = await openStore(path);
+      t.after(() => store.close());
+      const applied = await sql<{ name: string }>`select name from kysely_migration`.execute(store.db);
+      assert.deepEqual(applied.rows.map((r) => r.name), ['0001_initial']);
+      assert.equal(await count(store.db, 'accounts'), 4);
+    });
+
+    test('unique contact_email_key and claimed domains are enforced and recognised by uniqueViolation', async (t) => {
+      const db = await database(t, dialect.name);
+      const owner = await msp(db.store.db);
+      const other = await msp(db.store.db, 'Other MSP');
+      const first = await child(db.store.db, owner.id, 'Admin@Example.com');
+      assert.equal(await violation(() => child(db.store.db, other.id, 'admin@example.COM')), 'contact_email');
+      assert.equal(await count(db.store.db, 'accounts'), 3, 'the rejected insert left nothing behind');
+      // Top-level accounts have no contact email; any number of NULL keys coexist.
+      await msp(db.store.db, 'Third MSP');
+
+      await claimDomain(db.store.db, first.id, 'acme.example.com', 'email_domain');
+      const second = await child(db.store.db, other.id, 'someone@example.org');
+      assert.equal(await violation(() => claimDomain(db.store.db, second.id, 'acme.example.com', 'sso')), 'domain');
+      assert.equal(await violation(() => claimDomain(db.store.db, first.id, 'acme.example.com', 'email_domain')), 'domain');
+      const claims = await db.store.db.selectFrom('claimed_domains').selectAll().execute();
+      assert.deepEqual(claims, [{ domain_key: 'acme.example.com', account_id: first.id, source: 'email_domain' }]);
+
+      // Other unique columns are 'other'; errors that are not unique violations are null.
+      const sameToken = { token: first.token, parent_id: null, name: 'Copy', contact_email: null, contact_email_key: null, email_domain: null, is_msp: false, created_at: NOW };
+      assert.equal(await violation(() => insertAccount(db.store.db, sameToken)), 'other');
+      assert.equal(uniqueViolation(new Error('boom')), null);
+      assert.equal(uniqueViolation(undefined), null);
+    });
+
+    test('deleting a managed account cascades to its domains, rule assignments and delegations, not to the parent', async (t) => {
+      const db = await database(t, dialect.name);
+      const store = db.store.db;
+      const owner = await msp(store);
+      const other = await msp(store, 'Other MSP');
+      const [i1, i2] = [await integration(store, owner.id, '1'), await integration(store, owner.id, '2')];
+      const [r1, r2] = [await rule(store, owner, 'R1'), await rule(store, owner, 'R2')];
+      const doomed = await child(store, owner.id, 'doomed@example.com', 'doomed.example.com');
+      const kept = await child(store, owner.id, 'kept@example.com', 'kept.example.com');
+      for (const account of [doomed, kept]) {
+        await claimDomain(store, account.id, account.email_domain as string, 'email_domain');
+        await replaceRuleAssignments(store, account.id, [r1.id, r2.id]);
+        await replaceDelegations(store, account.id, [i1.id, i2.id]);
+      }
+
+      assert.equal(await deleteManagedAccount(store, other.id, doomed.token), false, 'another parent cannot delete it');
+      assert.equal(await deleteManagedAccount(store, owner.id, doomed.token), true);
+      assert.equal(await deleteManagedAccount(store, owner.id, doomed.token), false, 'already gone');
+
+      const leftover = async (table: 'claimed_domains' | 'managed_account_billing_rules' | 'managed_account_integrations', accountId: number) =>
+        (await store.selectFrom(table).select('account_id').where('account_id', '=', accountId).execute()).length;
+      for (const table of ['claimed_domains', 'managed_account_billing_rules', 'managed_account_integrations'] as const) {
+        assert.equal(await leftover(table, doomed.id), 0, `${table} rows of the deleted account are gone`);
+      }
+      assert.equal(await leftover('claimed_domains', kept.id), 1);
+      assert.equal(await leftover('managed_account_billing_rules', kept.id), 2);
+      assert.equal(await leftover('managed_account_integrations', kept.id), 2);
+      assert.deepEqual((await findIntegrationsByTokens(store, owner.id, [i1.token, i2.token])).map((i) => i.id).sort(), [i1.id, i2.id].sort());
+      assert.deepEqual((await findBillingRulesByTokens(store, owner.id, [r1.token, r2.token])).map((r) => r.id).sort(), [r1.id, r2.id].sort());
+      assert.equal(await findManagedAccount(store, owner.id, doomed.token), undefined);
+      assert.equal((await findManagedAccount(store, owner.id, kept.token))?.id, kept.id);
+      // The freed domain can be claimed again.
+      await claimDomain(store, kept.id, 'doomed.example.com', 'sso');
+    });
+
+    test('lookups are scoped to the owner: another parent finds nothing', async (t) => {
+      const db = await database(t, dialect.name);
+      const store = db.store.db;
+      const a = await msp(store, 'MSP A');
+      const b = await msp(store, 'MSP B');
+      const aChild = await child(store, a.id, 'a-child@example.com');
+      const aIntegration = await integration(store, a.id);
+      const aRule = await rule(store, a, 'A rule');
+      const bIntegration = await integration(store, b.id);
+      const bRule = await rule(store, b, 'B rule');
+
+      assert.equal((await findManagedAccount(store, a.id, aChild.token))?.token, aChild.token);
+      assert.equal(await findManagedAccount(store, b.id, aChild.token), undefined);
+      assert.equal(await findManagedAccount(store, aChild.id, aChild.token), undefined, 'an account is not its own parent');
+      assert.equal(await findManagedAccount(store, a.id, a.token), undefined, 'a parent is not its own managed account');
+
+      assert.deepEqual(await findBillingRulesByTokens(store, b.id, [aRule.token]), []);
+      assert.deepEqual(await findIntegrationsByTokens(store, b.id, [aIntegration.token]), []);
+      assert.deepEqual((await findBillingRulesByTokens(store, b.id, [aRule.token, bRule.token])).map((r) => r.token), [bRule.token]);
+      assert.deepEqual((await findIntegrationsByTokens(store, b.id, [aIntegration.token, bIntegration.token])).map((i) => i.token), [bIntegration.token]);
+      assert.deepEqual((await findBillingRulesByTokens(store, a.id, [aRule.token])).map((r) => r.token), [aRule.token]);
+      assert.deepEqual((await findIntegrationsByTokens(store, a.id, [aIntegration.token])).map((i) => i.token), [aIntegration.token]);
+      assert.deepEqual(await findBillingRulesByTokens(store, a.id, []), []);
+      assert.deepEqual(await findIntegrationsByTokens(store, a.id, []), []);
+    });
+
+    test('loadRuleTokens returns each account’s tokens in position order, for several accounts in one call', async (t) => {
+      const db = await database(t, dialect.name);
+      const store = db.store.db;
+      const owner = await msp(store);
+      const rules: BillingRuleRow[] = [];
+      for (const title of ['R0', 'R1', 'R2', 'R3']) rules.push(await rule(store, owner, title));
+      const [r0, r1, r2, r3] = rules as [BillingRuleRow, BillingRuleRow, BillingRuleRow, BillingRuleRow];
+      const x = await child(store, owner.id, 'x@example.com');
+      const y = await child(store, owner.id, 'y@example.com');
+      const z = await child(store, owner.id, 'z@example.com');
+      await replaceRuleAssignments(store, x.id, [r3.id, r0.id, r2.id]);
+      // Rows inserted out of position order: the order comes from `position`, not from insertion.
+      await store
+        .insertInto('managed_account_billing_rules')
+        .values([
+          { account_id: y.id, billing_rule_id: r0.id, position: 2 },
+          { account_id: y.id, billing_rule_id: r1.id, position: 0 },
+          { account_id: y.id, billing_rule_id: r3.id, position: 1 },
+        ])
+        .execute();
+
+      const loaded = await loadRuleTokens(store, [z.id, y.id, x.id]);
+      assert.deepEqual(
+        [...loaded.entries()],
+        [
+          [z.id, []],
+          [y.id, [r1.token, r3.token, r0.token]],
+          [x.id, [r3.token, r0.token, r2.token]],
+        ],
+      );
+      assert.deepEqual([...(await loadRuleTokens(store, [])).entries()], []);
+
+      // Replacing keeps the new order; the other account is untouched.
+      await replaceRuleAssignments(store, x.id, [r1.id, r3.id]);
+      const reloaded = await loadRuleTokens(store, [x.id, y.id]);
+      assert.deepEqual(reloaded.get(x.id), [r1.token, r3.token]);
+      assert.deepEqual(reloaded.get(y.id), [r1.token, r3.token, r0.token]);
+    });
+
+    test('replaceDelegations keeps surviving delegations in order and appends new ones', async (t) => {
+      const db = await database(t, dialect.name);
+      const store = db.store.db;
+      const owner = await msp(store);
+      const [i1, i2, i3] = [await integration(store, owner.id, '1'), await integration(store, owner.id, '2'), await integration(store, owner.id, '3')];
+      const x = await child(store, owner.id, 'x@example.com');
+      await replaceDelegations(store, x.id, [i2.id, i1.id]);
+      assert.deepEqual((await loadDelegatedTokens(store, [x.id])).get(x.id), [i2.token, i1.token]);
+      await replaceDelegations(store, x.id, [i3.id, i1.id]);
+      assert.deepEqual((await loadDelegatedTokens(store, [x.id])).get(x.id), [i1.token, i3.token]);
+      await replaceDelegations(store, x.id, []);
+      assert.deepEqual((await loadDelegatedTokens(store, [x.id])).get(x.id), []);
+    });
+  });
+}
