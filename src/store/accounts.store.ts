@@ -1,18 +1,10 @@
-import type { Kysely } from 'kysely';
-import type { AccountRow, Database } from './schema.ts';
+import type { Insertable, Kysely } from 'kysely';
+import type { AccountRow, AccountsTable, Database } from './schema.ts';
 
 type Db = Kysely<Database>;
 
-export interface NewAccount {
-  token: string;
-  parent_id: number | null;
-  name: string;
-  contact_email: string | null;
-  contact_email_key: string | null;
-  email_domain: string | null;
-  is_msp: boolean;
-  created_at: string;
-}
+/** A row to insert; `is_msp` as a boolean, stored 0/1. */
+export type NewAccount = Omit<Insertable<AccountsTable>, 'id' | 'is_msp'> & { is_msp: boolean };
 
 export async function insertAccount(db: Db, values: NewAccount): Promise<AccountRow> {
   return db
