@@ -6,8 +6,10 @@ import { migrate, openStore, type Store } from './store/database.ts';
 export interface RunningServer {
   app: FastifyInstance;
   store: Store;
-  /** Public origin, e.g. http://127.0.0.1:8080. */
+  /** Public origin clients are told about (PUBLIC_URL, else the bound address). */
   origin: string;
+  /** The address actually bound, e.g. http://127.0.0.1:8080. */
+  listening: string;
   close(): Promise<void>;
 }
 
@@ -26,5 +28,6 @@ export async function startServer(config: Config, beforeListen?: (store: Store) 
       await app.close(); // stops accepting, lets in-flight requests finish
       await store.close();
     })());
-  return { app, store, origin: publicOrigin(config, port), close };
+  const listening = publicOrigin({ ...config, publicUrl: undefined }, port);
+  return { app, store, origin: publicOrigin(config, port), listening, close };
 }

@@ -41,10 +41,11 @@ function steward(db: Pick<TestDatabase, 'url' | 'env'>, ...args: string[]): Prom
     execFile(
       process.execPath,
       ['bin/steward.js', ...args, '--database', db.url],
-      { cwd: ROOT, env: childEnv(db.env), timeout: 30_000 },
+      // Generous: each run costs ~2 CPU-seconds of start-up, and a shared 2-core machine can be very busy.
+      { cwd: ROOT, env: childEnv(db.env), timeout: 120_000 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-        resolve({ code, stdout, stderr });
+        resolve({ code, stdout, stderr: error?.killed ? `${stderr}(killed: no exit within 120 s)` : stderr });
       },
     );
   });
@@ -219,6 +220,21 @@ for (const dialect of DIALECTS) {
 
     // `npm start` runs on the embedded default, so the demo is exercised on SQLite only.
     if (dialect.name === 'sqlite') {
+      test('serve without --demo on an empty database says how to make an MSP and a token, and shows both addresses', async (t) => {
+        const dir = mkdtempSync(join(tmpdir(), 'steward-plain-'));
+        const path = join(dir, 'steward.sqlite');
+        const server = startServe(path, ['--public-url', 'https://steward.example.com']);
+        t.after(async () => {
+          await server.stop();
+          rmSync(dir, { recursive: true, force: true });
+        });
+        await server.waitFor(/tokens create --account <acct_token from above>.*\n/);
+        const out = server.stdout();
+        assert.match(out, /Steward is listening on http:\/\/127\.0\.0\.1:[1-9]\d* \(database \S+; public URL https:\/\/steward\.example\.com\)/);
+        assert.match(out, /No MSP account yet[^\n]*\n {2}npx steward accounts create --name "My MSP" --msp --database \S+\n/);
+        assert.doesNotMatch(out, /vntg_tkn_|Created a demo/);
+      });
+
       test('serve --demo on an empty database prints a working write token and curl; a restart prints no secret', async (t) => {
         const dir = mkdtempSync(join(tmpdir(), 'steward-demo-'));
         const path = join(dir, 'nested', 'steward.sqlite'); // does not exist yet
@@ -294,14 +310,14 @@ interface Server {
   child: ChildProcess;
   stdout(): string;
   stderr(): string;
-  /** Resolves with the match once stdout matches; rejects if the process exits first or after 20 s. */
+  /** Resolves with the match once stdout matches; rejects if the process exits first or after 60 s. */
   waitFor(pattern: RegExp): Promise<RegExpExecArray>;
   /** SIGTERM, then waits for the exit; resolves with the exit code (null if killed by a signal). */
   stop(): Promise<number | null>;
 }
 
-function startServe(database: string): Server {
-  const child = spawn(process.execPath, ['bin/steward.js', 'serve', '--demo', '--port', '0', '--host', '127.0.0.1', '--database', database], {
+function startServe(database: string, extra: string[] = ['--demo']): Server {
+  const child = spawn(process.execPath, ['bin/steward.js', 'serve', ...extra, '--port', '0', '--host', '127.0.0.1', '--database', database], {
     cwd: ROOT,
     env: childEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -326,7 +342,7 @@ function startServe(database: string): Server {
     stderr: () => err,
     waitFor: (pattern) =>
       new Promise((resolve, reject) => {
-        const timer = setTimeout(() => finish(new Error(`timed out waiting for ${pattern}; stdout: ${out}; stderr: ${err}`)), 20_000);
+        const timer = setTimeout(() => finish(new Error(`timed out waiting for ${pattern}; stdout: ${out}; stderr: ${err}`)), 60_000);
         const check = () => {
           const match = pattern.exec(out);
           if (match) finish(null, match);

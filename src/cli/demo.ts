@@ -34,9 +34,17 @@ export async function seedDemoIfEmpty(db: Kysely<Database>): Promise<Demo | null
   return { account, integration, rules: [fee, uplift], token };
 }
 
-export async function printDemoBanner(db: Kysely<Database>, origin: string, demo: Demo | null, database: string): Promise<void> {
+/** What `steward serve` prints once listening: the demo's token and curl, or how to get a token. Never a stored secret. */
+export async function printBanner(
+  db: Kysely<Database>,
+  address: { listening: string; origin: string },
+  demo: Demo | null,
+  database: string,
+): Promise<void> {
   const out = (line = '') => process.stdout.write(`${line}\n`);
-  out(`\nSteward is listening on ${origin} (database ${database})\n`);
+  const origin = address.listening;
+  const publicNote = address.origin === address.listening ? '' : `; public URL ${address.origin}`;
+  out(`\nSteward is listening on ${origin} (database ${database}${publicNote})\n`);
   if (demo) {
     const body = JSON.stringify({
       name: 'Acme Corp',
@@ -56,8 +64,13 @@ export async function printDemoBanner(db: Kysely<Database>, origin: string, demo
     return;
   }
   const msp = await firstMspAccount(db);
-  out('Tokens are shown only when created. To make a new one:');
-  out(`  npx steward tokens create --account ${msp?.token ?? '<acct_token>'} --scopes read,write --database ${database}`);
-  if (!msp) out('(no MSP account yet: npx steward accounts create --name "My MSP" --msp)');
+  if (!msp) {
+    out('No MSP account yet. Create one, then a token for it:');
+    out(`  npx steward accounts create --name "My MSP" --msp --database ${database}`);
+    out(`  npx steward tokens create --account <acct_token from above> --scopes read,write --database ${database}`);
+  } else {
+    out('Tokens are shown only when created. To make a new one:');
+    out(`  npx steward tokens create --account ${msp.token} --scopes read,write --database ${database}`);
+  }
   out('');
 }

@@ -6,7 +6,7 @@ import { DomainError } from '../domain/errors.ts';
 import { createIntegration } from '../domain/integrations.ts';
 import { startServer } from '../server.ts';
 import { migrate, openStore, type Store } from '../store/database.ts';
-import { printDemoBanner, seedDemoIfEmpty } from './demo.ts';
+import { printBanner, seedDemoIfEmpty } from './demo.ts';
 
 const env = process.env;
 const databaseOption = () =>
@@ -53,8 +53,7 @@ program
     const server = await startServer(config, async (store) => {
       if (opts.demo) demo = await seedDemoIfEmpty(store.db);
     });
-    if (opts.demo) await printDemoBanner(server.store.db, server.origin, demo, describeDatabase(config.databaseUrl));
-    else process.stdout.write(`Steward listening on ${server.origin} (database ${describeDatabase(config.databaseUrl)})\n`);
+    await printBanner(server.store.db, { listening: server.listening, origin: server.origin }, demo, describeDatabase(config.databaseUrl));
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       process.once(signal, () => {
         server.close().then(

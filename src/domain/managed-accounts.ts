@@ -184,7 +184,7 @@ function checkContactEmail(email: string, policy: ManagedAccountPolicy): string 
   if (syntax || policy.allowedContactDomains.length === 0) return syntax;
   const domain = emailDomainAscii(email);
   const allowed = policy.allowedContactDomains.some((d) => domain === d.toLowerCase() || domain.endsWith(`.${d.toLowerCase()}`));
-  return allowed ? null : `contact_email must be an address at ${policy.allowedContactDomains.join(' or ')}`;
+  return allowed ? null : `contact_email must be an address at ${policy.allowedContactDomains.join(' or ')} (or a subdomain)`;
 }
 
 function domainKeyOrProblem(problems: string[], domain: string): string | null {

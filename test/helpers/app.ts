@@ -20,6 +20,7 @@ export interface DialectUnderTest {
 const PG_URL = process.env.TEST_DATABASE_URL;
 
 /** SQLite always; Postgres when TEST_DATABASE_URL is set (CI sets it), otherwise reported as skipped. */
+if (!PG_URL) console.log('# Postgres runs SKIPPED in this file: set TEST_DATABASE_URL=postgres://… to run them');
 export const DIALECTS: DialectUnderTest[] = [
   { name: 'sqlite' },
   PG_URL ? { name: 'postgres' } : { name: 'postgres', skip: 'TEST_DATABASE_URL is not set, so the Postgres run is skipped' },
