@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { listManagedAccountIds, loadRuleIds, replaceRuleAssignments } from '../store/accounts.store.ts';
+import { loadRuleIds, lockManagedAccounts, replaceRuleAssignments } from '../store/accounts.store.ts';
 import { insertBillingRule, loadStages } from '../store/billing-rules.store.ts';
 import type { BillingRuleRow, Database } from '../store/schema.ts';
 import { BILLING_RULE_TYPES, classifySql, endOfStageIndex, stageOfType, type BillingRuleType, type Stage } from './billing-rule-stages.ts';
@@ -162,7 +162,7 @@ export async function createBillingRule(db: Db, owner: Owner, input: BillingRule
 
 /** SPEC §4.5: an apply-to-all rule joins every existing managed account at the end of its stage. */
 async function attachToEveryManagedAccount(db: Db, ownerId: number, rule: BillingRuleRow): Promise<void> {
-  for (const accountId of await listManagedAccountIds(db, ownerId)) {
+  for (const accountId of await lockManagedAccounts(db, ownerId)) {
     const ids = await loadRuleIds(db, accountId);
     if (ids.includes(rule.id)) continue;
     const stages = await loadStages(db, ownerId, ids);

@@ -103,7 +103,7 @@ export async function updateManagedAccount(
   policy: ManagedAccountPolicy,
 ): Promise<ManagedAccountView> {
   return db.transaction().execute(async (trx) => {
-    const row = await findOwn(trx, parent, token);
+    const row = isResourceToken('acct', token) ? await accounts.findManagedAccountForUpdate(trx, parent.id, token) : undefined;
     if (!row) throw errors.notFound('Managed account');
 
     const problems: string[] = [];

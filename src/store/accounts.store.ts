@@ -1,4 +1,4 @@
-import type { Insertable, Kysely } from 'kysely';
+import { PostgresAdapter, type Insertable, type Kysely } from 'kysely';
 import type { AccountRow, AccountsTable, Database } from './schema.ts';
 
 type Db = Kysely<Database>;
@@ -37,6 +37,38 @@ export async function findManagedAccount(db: Db, parentId: number, token: string
     .executeTakeFirst();
 }
 
+/**
+ * Postgres takes a row lock; SQLite needs none, as every write transaction there already holds the database's
+ * write lock (BEGIN IMMEDIATE, see database.ts).
+ */
+const rowLocks = (db: Db) => db.getExecutor().adapter instanceof PostgresAdapter;
+
+/**
+ * The same lookup, locking the row for the rest of the transaction: concurrent changes to one account (two PUTs,
+ * a PUT and a DELETE) then run one after the other, and the later one sees what the earlier one left.
+ */
+export async function findManagedAccountForUpdate(db: Db, parentId: number, token: string): Promise<AccountRow | undefined> {
+  return db
+    .selectFrom('accounts')
+    .selectAll()
+    .where('parent_id', '=', parentId)
+    .where('token', '=', token)
+    .$if(rowLocks(db), (q) => q.forUpdate())
+    .executeTakeFirst();
+}
+
+/** Locks every managed account of a parent, in id order so two lockers never deadlock; returns their ids. */
+export async function lockManagedAccounts(db: Db, parentId: number): Promise<number[]> {
+  const rows = await db
+    .selectFrom('accounts')
+    .select('id')
+    .where('parent_id', '=', parentId)
+    .orderBy('id')
+    .$if(rowLocks(db), (q) => q.forUpdate())
+    .execute();
+  return rows.map((r) => r.id);
+}
+
 /** M7: oldest first; ids only grow, so pages walked during concurrent creates never repeat or skip. */
 export async function listManagedAccounts(
   db: Db,
@@ -59,11 +91,6 @@ export async function listManagedAccounts(
       .executeTakeFirstOrThrow(),
   ]);
   return { rows, total: Number(count.n) };
-}
-
-export async function listManagedAccountIds(db: Db, parentId: number): Promise<number[]> {
-  const rows = await db.selectFrom('accounts').select('id').where('parent_id', '=', parentId).orderBy('id').execute();
-  return rows.map((r) => r.id);
 }
 
 export type AccountPatch = Partial<Pick<AccountRow, 'name' | 'contact_email' | 'contact_email_key' | 'email_domain'>>;
