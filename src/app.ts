@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -14,6 +15,8 @@ import { ErrorsSchema, LinksSchema } from './http/schemas/common.ts';
 import { ManagedAccountSchema, ManagedAccountsSchema } from './http/schemas/managed-accounts.ts';
 import { validatorCompiler } from './http/validation.ts';
 import type { Store } from './store/database.ts';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 export interface AppDeps {
   config: Config;
@@ -38,14 +41,32 @@ export async function buildApp({ config, store }: AppDeps): Promise<FastifyInsta
         .header('x-request-id', request.id)
         .send({ errors: [tooLong ? 'a path parameter is too long (maximum is 100 characters)' : 'the request URL is malformed'] });
     },
+    // Requests Node's HTTP parser rejects (oversized headers, malformed framing) never reach a hook: answer them
+    // in the same shape, on the raw socket.
+    clientErrorHandler: (error: Error & { code?: string }, socket) => {
+      if (!socket.writable) return;
+      const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+      const message =
+        status === 431 ? 'request headers are too large' : status === 408 ? 'request timed out' : 'the request is not well-formed HTTP';
+      const body = JSON.stringify({ errors: [message] });
+      socket.end(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nx-request-id: ${randomUUID()}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
 
   // W4: JSON only. An empty body (a DELETE from the Go client) is no body; prototype keys are refused.
   app.removeContentTypeParser(['application/json', 'text/plain']);
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
-    const text = String(body);
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
+    let text: string;
+    try {
+      text = utf8.decode(body as Buffer);
+    } catch {
+      return done(errors.invalid('request body is not valid UTF-8 (JSON must be sent as UTF-8)'), undefined);
+    }
     if (text.trim() === '') return done(null, undefined);
     try {
       done(null, secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }));
@@ -64,6 +85,17 @@ export async function buildApp({ config, store }: AppDeps): Promise<FastifyInsta
   });
 
   registerErrorHandling(app, config.bodyLimitBytes);
+
+  // M8: page and limit are whole decimal numbers. Ajv's coercion would also take 0x10, 1e3 or Infinity.
+  app.addHook('preValidation', async (request) => {
+    const query = request.query as Record<string, unknown> | undefined;
+    for (const key of ['page', 'limit']) {
+      const value = query?.[key];
+      if (value !== undefined && !(typeof value === 'string' && /^[0-9]{1,12}$/.test(value))) {
+        throw errors.invalid(`${key} must be a whole number written in digits (e.g. ${key}=${key === 'page' ? 2 : 100})`);
+      }
+    }
+  });
 
   await app.register(swagger, {
     openapi: {

@@ -72,6 +72,12 @@ describe('validators', () => {
     assert.match(checkName('name', ' \t ') ?? '', /blank/);
     assert.match(checkName('name', 'a\u0000b') ?? '', /control/);
     assert.match(checkName('name', 'a\u0085b') ?? '', /control/);
+    for (const invisible of ['\u200b\u200b', '\u200d', '\u3164', '\u2800', '\ufe0f', '\u0301', '\u00a0 ']) {
+      assert.match(checkName('name', invisible) ?? '', /blank/, JSON.stringify(invisible));
+    }
+    for (const layout of ['abc\u202edef', 'a\u2028b', 'a\u2066b']) assert.match(checkName('name', layout) ?? '', /text-direction/, JSON.stringify(layout));
+    // Joiners inside real text are fine: emoji sequences, Persian zero-width non-joiner, combining accents.
+    for (const ok of ['👨‍👩‍👧 Family Co', 'می\u200cخواهم', 'Jose\u0301 Ltd']) assert.equal(checkName('name', ok), null, ok);
   });
 
   test('emails (M2)', () => {
@@ -79,13 +85,19 @@ describe('validators', () => {
     for (const bad of ['admin@@example.co.uk', 'admin', 'admin@', '@example.com', 'a b@example.com', 'admin@localhost', 'admin@1.2.3.4', 'a@b.c\n']) {
       assert.match(checkEmail('contact_email', bad) ?? '', /^contact_email /, bad);
     }
+    for (const hidden of ['inv1@exam\u00adple.com', 'admin@ex\u200bample.com', 'ad\u200bmin@example.com', 'admin@example\uff0ecom']) {
+      assert.match(checkEmail('contact_email', hidden) ?? '', /^contact_email /, JSON.stringify(hidden));
+    }
     assert.equal(emailKey('Admin@Bücher.Example'), emailKey('admin@xn--bcher-kva.example'));
   });
 
   test('domains (M3)', () => {
     assert.deepEqual(checkDomain('email_domain', 'Acme.Example.COM'), { key: 'acme.example.com' });
     assert.deepEqual(checkDomain('email_domain', 'bücher.example'), { key: 'xn--bcher-kva.example' });
-    for (const bad of ['co.uk', 'com', 'http://a.com', 'a.com:80', 'a@b.com', 'a.com/x', 'localhost', '10.0.0.1', 'a_b.com', '-a.com', 'a..com']) {
+    assert.deepEqual(checkDomain('email_domain', 'xn--bcher-kva.example'), { key: 'xn--bcher-kva.example' });
+    assert.deepEqual(checkDomain('email_domain', 'acme.github.io'), { key: 'acme.github.io' });
+    for (const bad of ['co.uk', 'com', 'github.io', 's3.amazonaws.com', 's\u00adhy1.example.com', 'fw1\u3002example\uff0ecom', 'a\u200b.example.com',
+      'http://a.com', 'a.com:80', 'a@b.com', 'a.com/x', 'localhost', '10.0.0.1', 'a_b.com', '-a.com', 'a..com']) {
       assert.ok('error' in checkDomain('email_domain', bad), bad);
     }
   });

@@ -1,4 +1,4 @@
-import { domainToASCII } from 'node:url';
+import { domainToASCII, domainToUnicode } from 'node:url';
 import { parse as parseHost } from 'tldts';
 import validator from 'validator';
 
@@ -7,22 +7,32 @@ import validator from 'validator';
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/u;
 
-/** M1: 1–max code points, not whitespace-only, no control characters. */
+/** Line/paragraph separators and bidirectional overrides and isolates: they rearrange or break what is displayed. */
+const LAYOUT = /[\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
+/** What renders as nothing: whitespace, format characters, combining marks alone, Hangul fillers, blank Braille, variation selectors. */
+// eslint-disable-next-line no-misleading-character-class -- each listed code point is matched on its own, on purpose
+const INVISIBLE = /[\s\p{Cf}\p{Mn}\p{Me}\u115f\u1160\u3164\uffa0\u2800\ufe00-\ufe0f]/gu;
+
+/** M1: 1–max code points, something visible, no control or layout-changing characters. */
 export function checkName(field: string, value: string, max = 255): string | null {
   if (!value.isWellFormed()) return `${field} must be valid Unicode text`;
   const length = [...value].length;
-  if (length === 0 || value.trim().length === 0) return `${field} can't be blank`;
+  if (length === 0 || value.replace(INVISIBLE, '').length === 0) return `${field} can't be blank`;
   if (length > max) return `${field} is too long (maximum is ${max} characters)`;
-  if (CONTROL.test(value)) return `${field} must not contain control characters`;
+  if (CONTROL.test(value) || LAYOUT.test(value)) return `${field} must not contain control, line-separator or text-direction characters`;
   return null;
 }
 
 /** M2: a syntactically valid address (+tags, dots, hyphens, multi-label and internationalised domains). */
 export function checkEmail(field: string, value: string): string | null {
+  const at = value.lastIndexOf('@');
   const ok =
     value.length <= 254 &&
     value.isWellFormed() &&
     !CONTROL.test(value) &&
+    !/[\p{Cf}\p{Z}]/u.test(value) &&
+    at > 0 &&
+    canonicalHost(value.slice(at + 1)) !== null &&
     validator.isEmail(value, { allow_utf8_local_part: true, require_tld: true, allow_ip_domain: false });
   return ok ? null : `${field} is not a valid email address (e.g. admin+customer@example.co.uk)`;
 }
@@ -47,14 +57,26 @@ const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 export function checkDomain(field: string, value: string): { key: string } | { error: string } {
   const bad = { error: `${field} must be a domain name such as acme.example.com (no scheme, @, path or port)` };
   if (value.length === 0 || value.length > 253 || !value.isWellFormed() || /[\s/@:?#\\]/.test(value) || CONTROL.test(value)) return bad;
-  const ascii = domainToASCII(value.endsWith('.') ? value.slice(0, -1) : value);
+  const ascii = canonicalHost(value.endsWith('.') ? value.slice(0, -1) : value);
   if (!ascii) return bad;
   const labels = ascii.split('.');
   if (labels.length < 2 || !labels.every((l) => LABEL.test(l))) return bad;
-  const parsed = parseHost(ascii);
+  const parsed = parseHost(ascii, { allowPrivateDomains: true });
   if (parsed.isIp) return bad;
   if (!parsed.domain) return { error: `${field} ${value} is a public suffix; use a domain registered under it` };
   return { key: ascii };
+}
+
+/**
+ * The host in ASCII (punycode), or null unless it is written the way it is meant: IDNA mapping silently drops or
+ * folds some characters (soft hyphens, zero-width spaces, full-width dots), which would let an invisible variant
+ * of a domain stand in for, and block, the visible one.
+ */
+function canonicalHost(host: string): string | null {
+  const ascii = domainToASCII(host);
+  const written = host.toLowerCase();
+  if (!ascii || (written !== ascii && written !== domainToUnicode(ascii))) return null;
+  return ascii;
 }
 
 /** YYYY-MM-DD that is a real calendar date, or an ISO-8601 date-time. */

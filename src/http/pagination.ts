@@ -23,7 +23,10 @@ export interface Links {
 
 /** Absolute links from the public origin, keeping every other query parameter the caller sent (M8, C06). */
 export function pageLinks(request: FastifyRequest, origin: string, page: Page, total: number): Links {
-  const self = new URL(request.url, origin);
+  // Only the path and query come from the request: an absolute-form target (GET http://elsewhere/…) must not
+  // put someone else's host into our links, and a fragment is not ours to echo.
+  const target = new URL(request.url, origin);
+  const self = new URL(target.pathname + target.search, origin);
   const last = Math.max(1, Math.ceil(total / page.limit));
   const at = (n: number) => {
     const url = new URL(self);
