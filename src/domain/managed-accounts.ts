@@ -103,7 +103,7 @@ export async function updateManagedAccount(
   policy: ManagedAccountPolicy,
 ): Promise<ManagedAccountView> {
   return db.transaction().execute(async (trx) => {
-    const row = isResourceToken('acct', token) ? await accounts.findManagedAccountForUpdate(trx, parent.id, token) : undefined;
+    const row = isResourceToken('acct', token) ? await accounts.findManagedAccount(trx, parent.id, token, { lock: true }) : undefined;
     if (!row) throw errors.notFound('Managed account');
 
     const problems: string[] = [];

@@ -28,15 +28,6 @@ export async function findFirstMspAccount(db: Db): Promise<AccountRow | undefine
   return db.selectFrom('accounts').selectAll().where('is_msp', '=', 1).orderBy('id').limit(1).executeTakeFirst();
 }
 
-export async function findManagedAccount(db: Db, parentId: number, token: string): Promise<AccountRow | undefined> {
-  return db
-    .selectFrom('accounts')
-    .selectAll()
-    .where('parent_id', '=', parentId)
-    .where('token', '=', token)
-    .executeTakeFirst();
-}
-
 /**
  * Postgres takes a row lock; SQLite needs none, as every write transaction there already holds the database's
  * write lock (BEGIN IMMEDIATE, see database.ts).
@@ -44,16 +35,21 @@ export async function findManagedAccount(db: Db, parentId: number, token: string
 const rowLocks = (db: Db) => db.getExecutor().adapter instanceof PostgresAdapter;
 
 /**
- * The same lookup, locking the row for the rest of the transaction: concurrent changes to one account (two PUTs,
- * a PUT and a DELETE) then run one after the other, and the later one sees what the earlier one left.
+ * A managed account of this parent. With `lock`, the row stays locked for the rest of the transaction, so
+ * concurrent changes to one account (two PUTs, a PUT and a DELETE) run one after the other.
  */
-export async function findManagedAccountForUpdate(db: Db, parentId: number, token: string): Promise<AccountRow | undefined> {
+export async function findManagedAccount(
+  db: Db,
+  parentId: number,
+  token: string,
+  options: { lock?: boolean } = {},
+): Promise<AccountRow | undefined> {
   return db
     .selectFrom('accounts')
     .selectAll()
     .where('parent_id', '=', parentId)
     .where('token', '=', token)
-    .$if(rowLocks(db), (q) => q.forUpdate())
+    .$if(Boolean(options.lock) && rowLocks(db), (q) => q.forUpdate())
     .executeTakeFirst();
 }
 
