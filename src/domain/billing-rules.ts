@@ -66,8 +66,8 @@ export async function createBillingRule(db: Db, owner: Owner, input: BillingRule
   const type = typeof input.type === 'string' ? (input.type.toLowerCase() as BillingRuleType) : undefined;
   if (input.type == null) problems.push('type is required');
   else if (!BILLING_RULE_TYPES.includes(type as BillingRuleType)) problems.push(`type must be one of ${BILLING_RULE_TYPES.join(', ')}`);
-  if (input.title == null) problems.push('title is required');
-  else if (checkName('title', input.title)) problems.push(checkName('title', input.title) as string);
+  const titleProblem = input.title == null ? 'title is required' : checkName('title', input.title);
+  if (titleProblem) problems.push(titleProblem);
 
   const text = (field: 'charge_type' | 'service' | 'category' | 'sub_category' | 'sql_query', needed: boolean): string | null => {
     const value = input[field];

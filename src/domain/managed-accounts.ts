@@ -53,7 +53,7 @@ export async function listManagedAccounts(
 export async function getManagedAccount(db: Db, parent: Parent, token: string): Promise<ManagedAccountView> {
   const row = await findOwn(db, parent, token);
   if (!row) throw errors.notFound('Managed account');
-  return (await views(db, parent, [row]))[0] as ManagedAccountView;
+  return view(db, parent, row);
 }
 
 export async function createManagedAccount(
@@ -90,7 +90,7 @@ export async function createManagedAccount(
     if (domainKey) await translateUnique(() => accounts.claimDomain(trx, row.id, domainKey, 'email_domain'));
     await accounts.replaceRuleAssignments(trx, row.id, ordered.map((r) => r.id));
     await accounts.replaceDelegations(trx, row.id, integrationIds);
-    return (await views(trx, parent, [row]))[0] as ManagedAccountView;
+    return view(trx, parent, row);
   });
 }
 
@@ -103,7 +103,7 @@ export async function updateManagedAccount(
   policy: ManagedAccountPolicy,
 ): Promise<ManagedAccountView> {
   return db.transaction().execute(async (trx) => {
-    const row = isResourceToken('acct', token) ? await accounts.findManagedAccount(trx, parent.id, token, { lock: true }) : undefined;
+    const row = await findOwn(trx, parent, token, { lock: true });
     if (!row) throw errors.notFound('Managed account');
 
     const problems: string[] = [];
@@ -138,7 +138,7 @@ export async function updateManagedAccount(
     if (rules) await accounts.replaceRuleAssignments(trx, row.id, rules.map((r) => r.id));
     if (integrationIds) await accounts.replaceDelegations(trx, row.id, integrationIds);
     const updated = { ...row, ...patch };
-    return (await views(trx, parent, [updated]))[0] as ManagedAccountView;
+    return view(trx, parent, updated);
   });
 }
 
@@ -147,8 +147,13 @@ export async function deleteManagedAccount(db: Db, parent: Parent, token: string
   if (!deleted) throw errors.notFound('Managed account');
 }
 
-async function findOwn(db: Db, parent: Parent, token: string): Promise<AccountRow | undefined> {
-  return isResourceToken('acct', token) ? accounts.findManagedAccount(db, parent.id, token) : undefined;
+/** A token not shaped like an account token cannot exist, so it never reaches the database. */
+async function findOwn(db: Db, parent: Parent, token: string, options: { lock?: boolean } = {}): Promise<AccountRow | undefined> {
+  return isResourceToken('acct', token) ? accounts.findManagedAccount(db, parent.id, token, options) : undefined;
+}
+
+async function view(db: Db, parent: Parent, row: AccountRow): Promise<ManagedAccountView> {
+  return (await views(db, parent, [row]))[0] as ManagedAccountView;
 }
 
 async function views(db: Db, parent: Parent, rows: AccountRow[]): Promise<ManagedAccountView[]> {
