@@ -5,13 +5,20 @@ import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import secureJson from 'secure-json-parse';
-import { publicOrigin, type Config } from './config.ts';
+import { publicOrigin, secretBoxFor, type Config } from './config.ts';
 import { errors } from './domain/errors.ts';
 import { registerAuth } from './http/auth.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
+import { billingProfileRoutes } from './http/routes/billing-profiles.ts';
+import { billingRuleRoutes } from './http/routes/billing-rules.ts';
+import type { RouteDeps } from './http/routes/deps.ts';
+import { integrationRoutes } from './http/routes/integrations.ts';
 import { managedAccountRoutes } from './http/routes/managed-accounts.ts';
+import { meRoutes } from './http/routes/me.ts';
+import { ssoConnectionRoutes } from './http/routes/sso-connections.ts';
 import { metaRoutes } from './http/routes/meta.ts';
 import { ErrorsSchema, LinksSchema } from './http/schemas/common.ts';
+import type { SecretBox } from './domain/secret-box.ts';
 import { ManagedAccountSchema, ManagedAccountsSchema } from './http/schemas/managed-accounts.ts';
 import { validatorCompiler } from './http/validation.ts';
 import type { Store } from './store/database.ts';
@@ -21,10 +28,12 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 export interface AppDeps {
   config: Config;
   store: Store;
+  /** Defaults to the box configured by `config` (see secretBoxFor). */
+  secrets?: SecretBox;
 }
 
 /** Builds the HTTP app on an opened, migrated store. Never listens: src/server.ts and tests do that. */
-export async function buildApp({ config, store }: AppDeps): Promise<FastifyInstance> {
+export async function buildApp({ config, store, secrets = secretBoxFor(config) }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger:
       config.logLevel === 'silent'
@@ -127,11 +136,17 @@ export async function buildApp({ config, store }: AppDeps): Promise<FastifyInsta
     return publicOrigin(config, address?.port);
   };
   await app.register(metaRoutes, { prefix: '/v2' });
+  const deps: RouteDeps = { db: store.db, origin, config, secrets };
   await app.register(managedAccountRoutes, {
     prefix: '/v2',
     db: store.db,
     origin,
     policy: { allowedContactDomains: config.allowedContactDomains },
   });
+  await app.register(ssoConnectionRoutes, { prefix: '/v2', ...deps });
+  await app.register(billingRuleRoutes, { prefix: '/v2', ...deps });
+  await app.register(integrationRoutes, { prefix: '/v2', ...deps });
+  await app.register(billingProfileRoutes, { prefix: '/v2', ...deps });
+  await app.register(meRoutes, { prefix: '/v2', ...deps });
   return app;
 }

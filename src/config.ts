@@ -1,5 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { newEncryptionKey, parseEncryptionKey, SecretBox } from './domain/secret-box.ts';
 
 /** Everything the server needs, parsed once by the CLI and passed in; nothing reads process.env elsewhere. */
 export const ConfigSchema = Type.Object({
@@ -15,6 +18,13 @@ export const ConfigSchema = Type.Object({
   bodyLimitBytes: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
   /** M2: when non-empty, contact emails must belong to one of these domains (or a subdomain). Off by default. */
   allowedContactDomains: Type.Array(Type.String(), { default: [] }),
+  /**
+   * 32-byte key (64 hex digits) for secrets encrypted at rest. When unset and the database is a SQLite file, a key
+   * file `steward.key` (mode 0600) next to it is used, created on first start. Required for PostgreSQL.
+   */
+  encryptionKey: Type.Optional(Type.String({ minLength: 1 })),
+  /** S2: accept http:// SAML metadata URLs (development only). */
+  allowHttpSamlMetadata: Type.Boolean({ default: false }),
 });
 export type Config = Static<typeof ConfigSchema>;
 
@@ -53,4 +63,38 @@ export function describeDatabase(databaseUrl: string): string {
   } catch {
     return databaseUrl;
   }
+}
+
+/**
+ * The SecretBox for this configuration. The key is read on first use: from `encryptionKey`; else, for a SQLite
+ * file, from `steward.key` beside it (created 0600 when missing); an in-memory database gets a throwaway key.
+ */
+export function secretBoxFor(config: Pick<Config, 'encryptionKey' | 'databaseUrl'>): SecretBox {
+  return new SecretBox(() => {
+    if (config.encryptionKey) {
+      const key = parseEncryptionKey(config.encryptionKey);
+      if (!key) throw new ConfigError('invalid configuration encryptionKey: STEWARD_ENCRYPTION_KEY must be 64 hex digits (openssl rand -hex 32)');
+      return key;
+    }
+    if (/^postgres(ql)?:\/\//.test(config.databaseUrl)) {
+      throw new ConfigError(
+        'STEWARD_ENCRYPTION_KEY is required with PostgreSQL (64 hex digits, e.g. from `openssl rand -hex 32`); every process sharing the database needs the same key',
+      );
+    }
+    const path = config.databaseUrl.replace(/^sqlite:(\/\/)?/, '');
+    if (path === ':memory:') return Buffer.from(newEncryptionKey(), 'hex');
+    const keyFile = join(dirname(path), 'steward.key');
+    if (!existsSync(keyFile)) {
+      mkdirSync(dirname(keyFile), { recursive: true });
+      try {
+        writeFileSync(keyFile, `${newEncryptionKey()}\n`, { mode: 0o600, flag: 'wx' });
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'EEXIST') throw e; // another process made it first: use theirs
+      }
+    }
+    chmodSync(keyFile, 0o600);
+    const key = parseEncryptionKey(readFileSync(keyFile, 'utf8'));
+    if (!key) throw new ConfigError(`${keyFile} does not hold a valid key (64 hex digits)`);
+    return key;
+  });
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
-import { publicOrigin, type Config } from './config.ts';
+import { publicOrigin, secretBoxFor, type Config } from './config.ts';
 import { migrate, openStore, type Store } from './store/database.ts';
 
 export interface RunningServer {
@@ -15,10 +15,11 @@ export interface RunningServer {
 
 /** Opens and migrates the database, then listens. The only place, with the CLI, that starts things. */
 export async function startServer(config: Config, beforeListen?: (store: Store) => Promise<void>): Promise<RunningServer> {
+  const secrets = secretBoxFor(config).ready(); // a missing or bad key stops the start, before anything opens
   const store = await openStore(config.databaseUrl);
   await migrate(store);
   if (beforeListen) await beforeListen(store);
-  const app = await buildApp({ config, store });
+  const app = await buildApp({ config, store, secrets });
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

@@ -6,50 +6,24 @@ import type { FastifyInstance } from 'fastify';
 import { createApiToken, revokeApiToken } from '../src/domain/accounts.ts';
 import { hashApiToken } from '../src/domain/tokens.ts';
 import type { Store } from '../src/store/database.ts';
-import {
-  call,
-  DIALECTS,
-  nonMspToken,
-  seedMsp,
-  testApp,
-  uniqueEmail,
-  type DialectUnderTest,
-  type MspFixture,
-  type Response,
-} from './helpers/app.ts';
+import type { Database } from '../src/store/schema.ts';
+import { call, DIALECTS, nonMspToken, seedMsp, testApp, uniqueEmail, type DialectUnderTest, type Response } from './helpers/app.ts';
+import { billingProfiles } from './matrix/billing-profiles.ts';
+import { billingRules } from './matrix/billing-rules.ts';
+import { integrations } from './matrix/integrations.ts';
+import { managedAccounts } from './matrix/managed-accounts.ts';
+import { me } from './matrix/me.ts';
+import { ssoConnections } from './matrix/sso-connections.ts';
+import { uniqueDomain, type Area, type Method, type ParamSpec, type RouteSpec, type Tenant, type World } from './matrix/types.ts';
 
 /**
  * Security matrix (DECISIONS A1–A5, W6): every /v2 route that needs a token, against every way of calling it
- * without the right to. Adding a route is one line in ROUTES (plus a PATH_PARAMS entry for a new path parameter);
- * the first test fails until every authenticated operation in the OpenAPI document is listed here.
+ * without the right to. Routes are listed per area in test/matrix/*.ts (one row per route, plus a params entry for
+ * a new path parameter); the first test fails until every authenticated operation in the OpenAPI document is listed.
  */
-type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
-
-interface RouteSpec {
-  method: Method;
-  /** The OpenAPI path; each `{param}` is filled from PATH_PARAMS. */
-  path: string;
-  scope: 'read' | 'write';
-  /** Status for the owner with a sufficient token and `body`. */
-  ok: number;
-  /** A body the caller could send successfully (built fresh each time, so unique fields stay unique). */
-  body?: (w: World) => unknown;
-  /** Bodies to probe tenant isolation with (default: `body`): another tenant gets the never-existed answer for each. */
-  a5Bodies?: (w: World) => unknown[];
-}
-
-const ROUTES: RouteSpec[] = [
-  { method: 'GET', path: '/v2/managed_accounts', scope: 'read', ok: 200 },
-  { method: 'POST', path: '/v2/managed_accounts', scope: 'write', ok: 201, body: newAccountBody },
-  { method: 'GET', path: '/v2/managed_accounts/{managed_account_token}', scope: 'read', ok: 200 },
-  { method: 'PUT', path: '/v2/managed_accounts/{managed_account_token}', scope: 'write', ok: 200, body: accountUpdateBody, a5Bodies: accountUpdateProbes },
-  { method: 'DELETE', path: '/v2/managed_accounts/{managed_account_token}', scope: 'write', ok: 204, a5Bodies: () => [undefined, {}] },
-];
-
-/** How to fill each path parameter: with the i-th such resource of a tenant, or with a token that never existed. */
-const PATH_PARAMS: Record<string, { of: (t: Tenant, i: number) => string; neverExisted: string }> = {
-  managed_account_token: { of: (t, i) => t.managedAccounts[i] as string, neverExisted: 'acct_0000000000000000' },
-};
+const AREAS: Area[] = [managedAccounts, ssoConnections, billingRules, integrations, billingProfiles, me];
+const ROUTES: RouteSpec[] = AREAS.flatMap((a) => a.routes);
+const PATH_PARAMS: Record<string, ParamSpec> = Object.assign({}, ...AREAS.map((a) => a.params ?? {}));
 
 const UNKNOWN_RULE = 'bllng_rule_0000000000000000';
 const UNKNOWN_INTEGRATION = 'accss_crdntl_0000000000000000';
@@ -58,43 +32,7 @@ const INVALID = 'Bearer realm="steward", error="invalid_token"';
 const insufficient = (scope: 'read' | 'write') => `Bearer error="insufficient_scope", scope="${scope}"`;
 const NOT_MSP_BODY = '{"errors":["You do not have permission to access this resource."]}';
 /** Tables whose rows must not move when a request is refused (api_tokens is left out: it is auth's own state). */
-const DATA_TABLES = ['accounts', 'claimed_domains', 'integrations', 'billing_rules', 'managed_account_billing_rules', 'managed_account_integrations'] as const;
-
-function newAccountBody(): unknown {
-  return { name: 'Probe account', contact_email: uniqueEmail('probe'), email_domain: uniqueDomain() };
-}
-
-function accountUpdateBody(): unknown {
-  return { name: 'Hijacked', contact_email: uniqueEmail('hijack'), email_domain: uniqueDomain(), billing_rule_tokens: [], access_credential_tokens: [] };
-}
-
-/** A valid update, one naming the owner's own rules and integrations, and two invalid ones: none may tell "foreign" from "absent". */
-function accountUpdateProbes(w: World): unknown[] {
-  return [accountUpdateBody(), { billing_rule_tokens: w.a.rules, access_credential_tokens: w.a.integrations }, { name: '' }, { email_domain: 'co.uk' }];
-}
-
-let domainCounter = 0;
-function uniqueDomain(): string {
-  domainCounter += 1;
-  return `probe-${process.pid}-${domainCounter}.example.com`;
-}
-
-interface Tenant extends MspFixture {
-  managedAccounts: string[];
-}
-
-interface World {
-  app: FastifyInstance;
-  store: Store;
-  /** The victim: an MSP with two managed accounts. */
-  a: Tenant;
-  /** The other tenant: an MSP with one managed account. */
-  b: Tenant;
-  /** Bearer credentials that must all be refused with invalid_token, by label. */
-  badAuthorizations: Array<[string, string]>;
-  /** read+write tokens of accounts that are not MSPs: a plain customer, and one of A's own managed accounts. */
-  nonMsp: Array<[string, string]>;
-}
+const DATA_TABLES = [...new Set(AREAS.flatMap((a) => a.tables ?? []))] as Array<keyof Database>;
 
 async function tenant(app: FastifyInstance, store: Store, name: string, accounts: number): Promise<Tenant> {
   const msp = await seedMsp(store, name);
@@ -113,7 +51,9 @@ async function tenant(app: FastifyInstance, store: Store, name: string, accounts
     assert.equal(res.status, 201, res.raw);
     managedAccounts.push(res.body.token);
   }
-  return { ...msp, managedAccounts };
+  const t: Tenant = { ...msp, managedAccounts, extra: {} };
+  for (const area of AREAS) await area.prepare?.(app, store, t);
+  return t;
 }
 
 async function world(t: TestContext, dialect: DialectUnderTest['name']): Promise<World> {
@@ -150,7 +90,7 @@ async function world(t: TestContext, dialect: DialectUnderTest['name']): Promise
   };
 }
 
-function fill(path: string, pick: (p: { of: (t: Tenant, i: number) => string; neverExisted: string }) => string): string {
+function fill(path: string, pick: (p: ParamSpec) => string): string {
   return path.replace(/\{(\w+)\}/g, (_match, name: string) => {
     const param = PATH_PARAMS[name];
     if (!param) throw new Error(`PATH_PARAMS has no entry for {${name}}`);
@@ -300,7 +240,20 @@ for (const dialect of DIALECTS) {
           assert.deepEqual(await snapshot(w), before, 'a refused request changes nothing');
         });
 
-        test('an account that is not an MSP: 403 with exactly Vantage\'s body, nothing changes', async (t) => {
+        if (route.openToNonMsp) {
+          test("an account that is not an MSP may call it, but only sees and changes its own (A5)", async (t) => {
+            const w = await world(t, dialect.name);
+            const before = await snapshot(w);
+            const own = [...w.a.managedAccounts, ...w.a.rules, ...w.a.integrations, ...Object.values(w.a.extra).flat()];
+            for (const [what, token] of w.nonMsp) {
+              const res = await call(w.app, route.method, ownPath(route, w.a), { token, body: route.body?.(w) });
+              if (hasParams(route)) assertErrors(res, 404, `${label(route)} as ${what} on A's resource`);
+              else assert.equal(res.status, route.ok, `${label(route)} as ${what}: ${res.raw}`);
+              for (const secret of own) assert.ok(!res.raw.includes(secret), `${label(route)} as ${what} shows A's ${secret}`);
+              if (hasParams(route) || route.method === 'GET') assert.deepEqual(await snapshot(w), before, `${label(route)} as ${what} changed data`);
+            }
+          });
+        } else test('an account that is not an MSP: 403 with exactly Vantage\'s body, nothing changes', async (t) => {
           const w = await world(t, dialect.name);
           const before = await snapshot(w);
           for (const [what, token] of w.nonMsp) {
@@ -363,7 +316,8 @@ for (const dialect of DIALECTS) {
         const scope = await head(url, `Bearer ${w.a.writeOnly}`);
         assert.equal(scope.statusCode, 403);
         assert.equal(scope.headers['www-authenticate'], insufficient('read'));
-        for (const [what, token] of w.nonMsp) assert.equal((await head(url, `Bearer ${token}`)).statusCode, 403, `HEAD ${route.path} as ${what}`);
+        const nonMspStatus = route.openToNonMsp ? (hasParams(route) ? 404 : 200) : 403;
+        for (const [what, token] of w.nonMsp) assert.equal((await head(url, `Bearer ${token}`)).statusCode, nonMspStatus, `HEAD ${route.path} as ${what}`);
         assert.equal((await head(url, `Bearer ${w.a.token}`)).statusCode, 200);
         if (hasParams(route)) {
           const foreign = await head(url, `Bearer ${w.b.token}`);

@@ -46,7 +46,7 @@ function msp(db: Db, name = 'MSP'): Promise<AccountRow> {
     email_domain: null,
     is_msp: true,
     created_at: NOW,
-  });
+  }, `wrkspc_${hex()}`);
 }
 
 function child(db: Db, parentId: number, email: string, emailDomain: string | null = null): Promise<AccountRow> {
@@ -59,7 +59,7 @@ function child(db: Db, parentId: number, email: string, emailDomain: string | nu
     email_domain: emailDomain,
     is_msp: false,
     created_at: NOW,
-  });
+  }, `wrkspc_${hex()}`);
 }
 
 function integration(db: Db, ownerId: number, identifier = '111111111111'): Promise<IntegrationRow> {
@@ -103,7 +103,7 @@ for (const dialect of DIALECTS) {
       await migrate(db.store);
       await migrate(db.store);
       const applied = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(db.store.db);
-      assert.deepEqual(applied.rows.map((r) => r.name), ['0001_initial']);
+      assert.deepEqual(applied.rows.map((r) => r.name), ['0001_initial', '0002_references']);
       assert.equal(await count(db.store.db, 'accounts'), 1);
       assert.equal(await count(db.store.db, 'integrations'), 1);
       for (const table of ['claimed_domains', 'billing_rules', 'managed_account_billing_rules', 'managed_account_integrations', 'api_tokens'] as const) {
@@ -124,7 +124,7 @@ for (const dialect of DIALECTS) {
         const results = await Promise.allSettled(stores.map((store) => migrate(store)));
         assert.deepEqual(results.map((r) => (r.status === 'fulfilled' ? 'ok' : String(r.reason))), ['ok', 'ok', 'ok']);
         const applied = await sql<{ name: string }>`select name from kysely_migration`.execute((stores[0] as Store).db);
-        assert.deepEqual(applied.rows.map((r) => r.name), ['0001_initial']);
+        assert.deepEqual(applied.rows.map((r) => r.name), ['0001_initial', '0002_references']);
         return;
       }
       // SQLite: separate processes, as in real life (better-sqlite3 is synchronous, so connections in one process
@@ -141,7 +141,7 @@ for (const dialect of DIALECTS) {
       const store = await openStore(path);
       t.after(() => store.close());
       const applied = await sql<{ name: string }>`select name from kysely_migration`.execute(store.db);
-      assert.deepEqual(applied.rows.map((r) => r.name), ['0001_initial']);
+      assert.deepEqual(applied.rows.map((r) => r.name), ['0001_initial', '0002_references']);
       assert.equal(await count(store.db, 'accounts'), 4);
     });
 
@@ -164,7 +164,7 @@ for (const dialect of DIALECTS) {
 
       // Other unique columns are 'other'; errors that are not unique violations are null.
       const sameToken = { token: first.token, parent_id: null, name: 'Copy', contact_email: null, contact_email_key: null, email_domain: null, is_msp: false, created_at: NOW };
-      assert.equal(await violation(() => insertAccount(db.store.db, sameToken)), 'other');
+      assert.equal(await violation(() => insertAccount(db.store.db, sameToken, `wrkspc_${hex()}`)), 'other');
       assert.equal(uniqueViolation(new Error('boom')), null);
       assert.equal(uniqueViolation(undefined), null);
     });

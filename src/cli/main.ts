@@ -1,31 +1,15 @@
 import { Command, Option } from 'commander';
 import { describeDatabase, parseConfig, type Config } from '../config.ts';
-import { createAccount, createApiToken, revokeApiToken, requireAccount } from '../domain/accounts.ts';
-import { createBillingRule } from '../domain/billing-rules.ts';
+import { createAccount, createApiToken, revokeApiToken } from '../domain/accounts.ts';
 import { DomainError } from '../domain/errors.ts';
-import { createIntegration } from '../domain/integrations.ts';
 import { startServer } from '../server.ts';
-import { migrate, openStore, type Store } from '../store/database.ts';
+import { registerBillingProfileCommands } from './commands/billing-profiles.ts';
+import { registerBillingRuleCommands } from './commands/billing-rules.ts';
+import { registerIntegrationCommands } from './commands/integrations.ts';
 import { printBanner, seedDemoIfEmpty } from './demo.ts';
+import { databaseOption, output, withStore } from './shared.ts';
 
 const env = process.env;
-const databaseOption = () =>
-  new Option('--database <path-or-url>', 'SQLite file path or postgres:// URL').env('DATABASE_URL').default('./data/steward.sqlite');
-
-/** Prints one JSON object (with --json) or a short human summary; the resource is the API's shape. */
-function output(json: boolean, resource: object, human: string): void {
-  process.stdout.write(json ? `${JSON.stringify(resource)}\n` : `${human}\n`);
-}
-
-async function withStore<T>(database: string, run: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openStore(parseConfig({ databaseUrl: database }).databaseUrl);
-  try {
-    await migrate(store);
-    return await run(store);
-  } finally {
-    await store.close();
-  }
-}
 
 const program = new Command('steward')
   .description('Steward: managed accounts for MSPs, speaking the Vantage API v2')
@@ -48,6 +32,8 @@ program
       publicUrl: opts.publicUrl,
       logLevel: env.LOG_LEVEL,
       allowedContactDomains: env.ALLOWED_CONTACT_DOMAINS?.split(',').map((d) => d.trim()).filter(Boolean),
+      encryptionKey: env.STEWARD_ENCRYPTION_KEY,
+      allowHttpSamlMetadata: env.STEWARD_ALLOW_HTTP_SAML_METADATA,
     });
     let demo: Awaited<ReturnType<typeof seedDemoIfEmpty>> = null;
     const server = await startServer(config, async (store) => {
@@ -102,77 +88,9 @@ tokens
     process.stdout.write('Revoked\n');
   });
 
-const integrations = program.command('integrations').description('Access credentials (integrations)');
-integrations
-  .command('create')
-  .description('Create an integration owned by an account')
-  .requiredOption('--account <acct_token>', 'owning account')
-  .requiredOption('--provider <provider>', 'aws | gcp | azure | custom_provider')
-  .requiredOption('--account-identifier <id>', 'provider account id, billing account, subscription or name')
-  .option('--json', 'print the integration as JSON', false)
-  .addOption(databaseOption())
-  .action(async (opts: { account: string; provider: string; accountIdentifier: string; json: boolean; database: string }) => {
-    const integration = await withStore(opts.database, async (store) => {
-      const owner = await requireAccount(store.db, opts.account);
-      return createIntegration(store.db, owner.id, { provider: opts.provider, account_identifier: opts.accountIdentifier });
-    });
-    output(opts.json, integration, `Created integration ${integration.token} (${integration.provider} ${integration.account_identifier})`);
-  });
-
-const billingRules = program.command('billing-rules').description('Billing rules');
-billingRules
-  .command('create')
-  .description('Create a billing rule owned by an account')
-  .requiredOption('--account <acct_token>', 'owning account')
-  .requiredOption('--type <type>', 'exclusion | adjustment | charge | credit | custom')
-  .requiredOption('--title <title>', 'title')
-  .option('--percentage <n>', 'adjustment: percentage of cost shown')
-  .option('--charge-type <x>', 'exclusion: charge type to drop, e.g. RIFee')
-  .option('--service <s>', 'service')
-  .option('--category <c>', 'category')
-  .option('--sub-category <sc>', 'sub-category')
-  .option('--amount <n>', 'charge/credit: amount')
-  .option('--start-date <d>', 'YYYY-MM-DD')
-  .option('--sql-query <q>', 'custom: SQL statement')
-  .option('--apply-to-all', 'apply to all current and future managed accounts', false)
-  .option('--json', 'print the rule as JSON', false)
-  .addOption(databaseOption())
-  .action(
-    async (opts: {
-      account: string;
-      type: string;
-      title: string;
-      percentage?: string;
-      chargeType?: string;
-      service?: string;
-      category?: string;
-      subCategory?: string;
-      amount?: string;
-      startDate?: string;
-      sqlQuery?: string;
-      applyToAll: boolean;
-      json: boolean;
-      database: string;
-    }) => {
-      const rule = await withStore(opts.database, async (store) => {
-        const owner = await requireAccount(store.db, opts.account);
-        return createBillingRule(store.db, { id: owner.id, actorToken: owner.token }, {
-          type: opts.type,
-          title: opts.title,
-          percentage: opts.percentage,
-          charge_type: opts.chargeType,
-          service: opts.service,
-          category: opts.category,
-          sub_category: opts.subCategory,
-          amount: opts.amount,
-          start_date: opts.startDate,
-          sql_query: opts.sqlQuery,
-          apply_to_all: opts.applyToAll,
-        });
-      });
-      output(opts.json, rule, `Created billing rule ${rule.token} (${rule.type}: ${rule.title})`);
-    },
-  );
+registerIntegrationCommands(program);
+registerBillingRuleCommands(program);
+registerBillingProfileCommands(program);
 
 try {
   await program.parseAsync(process.argv);

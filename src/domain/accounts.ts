@@ -29,7 +29,7 @@ export async function createAccount(db: Db, input: { name: string; msp: boolean 
     email_domain: null,
     is_msp: input.msp,
     created_at: nowIso(),
-  });
+  }, newResourceToken('wrkspc'));
   return accountView(row);
 }
 

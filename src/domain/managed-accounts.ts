@@ -85,7 +85,7 @@ export async function createManagedAccount(
         email_domain: input.email_domain ?? null,
         is_msp: false,
         created_at: nowIso(),
-      }),
+      }, newResourceToken('wrkspc')),
     );
     if (domainKey) await translateUnique(() => accounts.claimDomain(trx, row.id, domainKey, 'email_domain'));
     await accounts.replaceRuleAssignments(trx, row.id, ordered.map((r) => r.id));

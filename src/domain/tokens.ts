@@ -1,7 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 
 /** Resource identifiers: `<prefix>_` + 16 lowercase hex (SPEC §1.4). */
-export type ResourcePrefix = 'acct' | 'accss_crdntl' | 'bllng_rule';
+export type ResourcePrefix =
+  | 'acct'
+  | 'accss_crdntl'
+  | 'bllng_rule'
+  | 'wrkspc'
+  | 'blng_prfl'
+  | 'blng_inf'
+  | 'biz_inf'
+  | 'bnk_inf'
+  | 'inv_adj';
 
 export function newResourceToken(prefix: ResourcePrefix): string {
   return `${prefix}_${randomBytes(8).toString('hex')}`;

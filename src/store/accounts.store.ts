@@ -6,12 +6,21 @@ type Db = Kysely<Database>;
 /** A row to insert; `is_msp` as a boolean, stored 0/1. */
 export type NewAccount = Omit<Insertable<AccountsTable>, 'id' | 'is_msp'> & { is_msp: boolean };
 
-export async function insertAccount(db: Db, values: NewAccount): Promise<AccountRow> {
-  return db
-    .insertInto('accounts')
-    .values({ ...values, is_msp: values.is_msp ? 1 : 0 })
-    .returningAll()
-    .executeTakeFirstOrThrow();
+/** Inserts an account together with its default workspace (every account has one, SPEC §7). */
+export async function insertAccount(db: Db, values: NewAccount, workspaceToken: string): Promise<AccountRow> {
+  const insert = async (trx: Db) => {
+    const row = await trx
+      .insertInto('accounts')
+      .values({ ...values, is_msp: values.is_msp ? 1 : 0 })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await trx
+      .insertInto('workspaces')
+      .values({ token: workspaceToken, account_id: row.id, name: 'Default', created_at: values.created_at })
+      .execute();
+    return row;
+  };
+  return db.isTransaction ? insert(db) : db.transaction().execute(insert);
 }
 
 /** Unscoped lookup for operators (the CLI); the API always goes through the parent-scoped functions. */

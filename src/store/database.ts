@@ -17,6 +17,7 @@ import {
   type SqliteDialectConfig,
 } from 'kysely';
 import pg from 'pg';
+import { references } from './migrations/0002_references.ts';
 import { initial } from './migrations/0001_initial.ts';
 import type { Database } from './schema.ts';
 
@@ -107,6 +108,7 @@ export async function openStore(databaseUrl: string, options: OpenOptions = {}):
 
 const migrationsFor = (dialect: Dialect): Record<string, Migration> => ({
   '0001_initial': initial(dialect),
+  '0002_references': references(dialect),
 });
 
 /** Runs pending migrations under a lock (a Postgres advisory lock; SQLite's write lock), so concurrent starts migrate once. */

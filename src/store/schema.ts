@@ -12,6 +12,12 @@ export interface AccountsTable {
   email_domain: string | null;
   is_msp: number;
   created_at: string;
+  /** MSP accounts: 1 when MSP invoicing is enabled (M11). */
+  msp_invoicing: Generated<number>;
+  /** Managed accounts under an invoicing parent (M11); null means the default (10 days, false). */
+  msp_billing_profile_id: number | null;
+  payment_terms_days: number | null;
+  include_managed_account_integrations: number | null;
 }
 
 /** Every domain claimed by any account, from email_domain or an SSO connection; the primary key enforces M3/S3. */
@@ -29,6 +35,92 @@ export interface IntegrationsTable {
   account_identifier: string | null;
   status: string;
   created_at: string;
+  /** JSON object of the non-secret creation fields (e.g. GCP project_id). */
+  settings: Generated<string>;
+  /** SecretBox ciphertext (e.g. the Azure service-principal password), or null. Never returned. */
+  secret: string | null;
+  last_updated: string | null;
+}
+
+export interface WorkspacesTable {
+  id: Generated<number>;
+  token: string;
+  account_id: number;
+  name: string;
+  enable_currency_conversion: Generated<number>;
+  currency: Generated<string>;
+  exchange_rate_date: Generated<string>;
+  created_at: string;
+}
+
+export interface IntegrationWorkspacesTable {
+  integration_id: number;
+  workspace_id: number;
+}
+
+export interface SsoConnectionsTable {
+  id: Generated<number>;
+  account_id: number;
+  type: string;
+  saml_metadata_url: string;
+  /** JSON array of extra domains as sent, de-duplicated; each is also claimed in claimed_domains (source 'sso'). */
+  additional_domains: Generated<string>;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface BillingProfilesTable {
+  id: Generated<number>;
+  token: string;
+  account_id: number;
+  nickname: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Owned by exactly one of a billing profile or a managed account. */
+export interface BillingInformationsTable {
+  id: Generated<number>;
+  token: string;
+  billing_profile_id: number | null;
+  account_id: number | null;
+  company_name: string | null;
+  country_code: string | null;
+  address_line_1: string | null;
+  address_line_2: string | null;
+  city: string | null;
+  state: string | null;
+  postal_code: string | null;
+  /** JSON array of strings. */
+  billing_email: Generated<string>;
+}
+
+export interface BusinessInformationsTable {
+  id: Generated<number>;
+  token: string;
+  billing_profile_id: number | null;
+  account_id: number | null;
+  /** JSON array of {name, value}. */
+  custom_fields: Generated<string>;
+}
+
+export interface BankingInformationsTable {
+  id: Generated<number>;
+  token: string;
+  billing_profile_id: number;
+  bank_name: string | null;
+  beneficiary_name: string | null;
+  tax_id: string | null;
+  /** SecretBox ciphertext of the secure data JSON, or null. */
+  secure_data: string | null;
+}
+
+export interface InvoiceAdjustmentsTable {
+  id: Generated<number>;
+  token: string;
+  billing_profile_id: number;
+  /** JSON array of {name, adjustment_type, calculation_type, amount (decimal string)}. */
+  adjustment_items: Generated<string>;
 }
 
 export interface BillingRulesTable {
@@ -64,6 +156,8 @@ export interface ManagedAccountIntegrationsTable {
   id: Generated<number>;
   account_id: number;
   integration_id: number;
+  /** JSON array; [] = no filter (SPEC §2.6). */
+  provider_account_identifiers: Generated<string>;
 }
 
 export interface ApiTokensTable {
@@ -86,6 +180,14 @@ export interface Database {
   managed_account_billing_rules: ManagedAccountBillingRulesTable;
   managed_account_integrations: ManagedAccountIntegrationsTable;
   api_tokens: ApiTokensTable;
+  workspaces: WorkspacesTable;
+  integration_workspaces: IntegrationWorkspacesTable;
+  sso_connections: SsoConnectionsTable;
+  billing_profiles: BillingProfilesTable;
+  billing_informations: BillingInformationsTable;
+  business_informations: BusinessInformationsTable;
+  banking_informations: BankingInformationsTable;
+  invoice_adjustments: InvoiceAdjustmentsTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
@@ -93,3 +195,10 @@ export type IntegrationRow = Selectable<IntegrationsTable>;
 export type BillingRuleRow = Selectable<BillingRulesTable>;
 export type NewBillingRule = Insertable<BillingRulesTable>;
 export type ApiTokenRow = Selectable<ApiTokensTable>;
+export type WorkspaceRow = Selectable<WorkspacesTable>;
+export type SsoConnectionRow = Selectable<SsoConnectionsTable>;
+export type BillingProfileRow = Selectable<BillingProfilesTable>;
+export type BillingInformationRow = Selectable<BillingInformationsTable>;
+export type BusinessInformationRow = Selectable<BusinessInformationsTable>;
+export type BankingInformationRow = Selectable<BankingInformationsTable>;
+export type InvoiceAdjustmentRow = Selectable<InvoiceAdjustmentsTable>;

@@ -78,13 +78,23 @@ export interface TestApp {
 /** The real app on a fresh database, closed when the test ends. */
 export async function testApp(t: TestContext, dialect: DialectUnderTest['name'], overrides: Partial<Config> = {}): Promise<TestApp> {
   const db = await freshDatabase(dialect);
-  const config = { ...parseConfig({ logLevel: 'silent', publicUrl: 'https://steward.test' }), ...overrides };
+  const config = {
+    ...parseConfig({ logLevel: 'silent', publicUrl: 'https://steward.test', encryptionKey: randomBytes(32).toString('hex') }),
+    ...overrides,
+  };
   const app = await buildApp({ config, store: db.store });
   t.after(async () => {
     await app.close();
     await db.close();
   });
   return { app, db, config };
+}
+
+/** testApp listening on a real port (for the official client); returns the base URL to give it. */
+export async function listeningApp(t: TestContext, dialect: DialectUnderTest['name'], overrides: Partial<Config> = {}): Promise<TestApp & { baseUrl: string }> {
+  const ctx = await testApp(t, dialect, { publicUrl: undefined, ...overrides });
+  const baseUrl = await ctx.app.listen({ port: 0, host: '127.0.0.1' });
+  return { ...ctx, baseUrl };
 }
 
 export interface MspFixture {

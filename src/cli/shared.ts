@@ -1,0 +1,27 @@
+import { Option } from 'commander';
+import { parseConfig, secretBoxFor } from '../config.ts';
+import type { SecretBox } from '../domain/secret-box.ts';
+import { migrate, openStore, type Store } from '../store/database.ts';
+
+export const databaseOption = () =>
+  new Option('--database <path-or-url>', 'SQLite file path or postgres:// URL').env('DATABASE_URL').default('./data/steward.sqlite');
+
+/** Prints one JSON object (with --json) or a short human summary; the resource is the API's shape. */
+export function output(json: boolean, resource: object, human: string): void {
+  process.stdout.write(json ? `${JSON.stringify(resource)}\n` : `${human}\n`);
+}
+
+export async function withStore<T>(database: string, run: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(parseConfig({ databaseUrl: database }).databaseUrl);
+  try {
+    await migrate(store);
+    return await run(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Encryption for CLI commands that write secrets: STEWARD_ENCRYPTION_KEY, or the key file beside a SQLite database. */
+export function cliSecrets(database: string): SecretBox {
+  return secretBoxFor(parseConfig({ databaseUrl: database, encryptionKey: process.env.STEWARD_ENCRYPTION_KEY }));
+}

@@ -1,0 +1,5 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { RouteDeps } from './deps.ts';
+
+/** Placeholder: filled in by issue 3. */
+export const ssoConnectionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async () => {};

@@ -1,0 +1,4 @@
+import type { Area } from './types.ts';
+
+/** Placeholder: issue 3 fills this area's rows. */
+export const billingRules: Area = { routes: [] };
