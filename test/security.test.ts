@@ -90,15 +90,15 @@ async function world(t: TestContext, dialect: DialectUnderTest['name']): Promise
   };
 }
 
-function fill(path: string, pick: (p: ParamSpec) => string): string {
-  return path.replace(/\{(\w+)\}/g, (_match, name: string) => {
-    const param = PATH_PARAMS[name];
+function fill(route: RouteSpec, pick: (p: ParamSpec) => string): string {
+  return route.path.replace(/\{(\w+)\}/g, (_match, name: string) => {
+    const param = route.params?.[name] ?? PATH_PARAMS[name];
     if (!param) throw new Error(`PATH_PARAMS has no entry for {${name}}`);
     return pick(param);
   });
 }
 
-const ownPath = (route: RouteSpec, t: Tenant, i = 0) => fill(route.path, (p) => p.of(t, i));
+const ownPath = (route: RouteSpec, t: Tenant, i = 0) => fill(route, (p) => p.of(t, i));
 const label = (route: RouteSpec) => `${route.method} ${route.path}`;
 const hasParams = (route: RouteSpec) => /\{\w+\}/.test(route.path);
 
@@ -274,8 +274,8 @@ for (const dialect of DIALECTS) {
             for (const body of probes) {
               const what = `${label(route)} with body ${JSON.stringify(body)}`;
               const foreign = await call(w.app, route.method, ownPath(route, w.a), { token: w.b.token, body });
-              const never = await call(w.app, route.method, fill(route.path, (p) => p.neverExisted), { token: w.b.token, body });
-              const ownNever = await call(w.app, route.method, fill(route.path, (p) => p.neverExisted), { token: w.a.token, body });
+              const never = await call(w.app, route.method, fill(route, (p) => p.neverExisted), { token: w.b.token, body });
+              const ownNever = await call(w.app, route.method, fill(route, (p) => p.neverExisted), { token: w.a.token, body });
               assertErrors(never, 404, `${what} on a resource that never existed`);
               assertErrors(foreign, 404, `${what} on another MSP's resource`);
               assert.equal(foreign.raw, never.raw, `${what}: body differs from the never-existed one`);
@@ -321,7 +321,7 @@ for (const dialect of DIALECTS) {
         assert.equal((await head(url, `Bearer ${w.a.token}`)).statusCode, 200);
         if (hasParams(route)) {
           const foreign = await head(url, `Bearer ${w.b.token}`);
-          const never = await head(fill(route.path, (p) => p.neverExisted), `Bearer ${w.b.token}`);
+          const never = await head(fill(route, (p) => p.neverExisted), `Bearer ${w.b.token}`);
           assert.equal(foreign.statusCode, 404);
           assert.equal(never.statusCode, 404);
           assert.equal(foreign.headers['content-length'], never.headers['content-length']);

@@ -24,6 +24,8 @@ export interface RouteSpec {
    * billing-profile endpoints). Default false: non-MSPs get Vantage's exact 403.
    */
   openToNonMsp?: boolean;
+  /** Per-route overrides of the area's params (e.g. POST sso_connection needs accounts without a connection). */
+  params?: Record<string, ParamSpec>;
 }
 
 export interface ParamSpec {
