@@ -165,7 +165,7 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(guarded.sort(), ROUTES.map(label).sort(), 'every authenticated operation has a row in ROUTES, and no row is stale');
       assert.deepEqual(open, ['GET /v2/ping']);
       for (const route of ROUTES) {
-        for (const name of route.path.match(/\{(\w+)\}/g) ?? []) assert.ok(PATH_PARAMS[name.slice(1, -1)], `${label(route)}: PATH_PARAMS entry for ${name}`);
+        for (const name of route.path.match(/\{(\w+)\}/g) ?? []) assert.ok(route.params?.[name.slice(1, -1)] ?? PATH_PARAMS[name.slice(1, -1)], `${label(route)}: PATH_PARAMS entry for ${name}`);
       }
     });
 
