@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { ConfigError, describeDatabase, parseConfig, publicOrigin } from '../src/config.ts';
+import { ConfigError, describeDatabase, parseConfig, publicOrigin, secretBoxFor } from '../src/config.ts';
+import { parseEncryptionKey, SecretBox } from '../src/domain/secret-box.ts';
 
 describe('configuration', () => {
   test('defaults, conversion from text, and refusals', () => {
@@ -20,5 +24,45 @@ describe('configuration', () => {
     assert.equal(describeDatabase('postgres://app:s3cret@db.internal:5432/steward'), 'postgres://app:***@db.internal:5432/steward');
     assert.equal(describeDatabase('postgresql://app@db/steward'), 'postgresql://app@db/steward');
     assert.equal(describeDatabase('./data/steward.sqlite'), './data/steward.sqlite');
+  });
+});
+
+describe('encryption at rest (SecretBox and its key)', () => {
+  const key = 'a'.repeat(64);
+
+  test('seals so the plaintext does not show, opens only with the same key and purpose', () => {
+    const box = new SecretBox(Buffer.from(key, 'hex'));
+    const sealed = box.seal('integration:accss_crdntl_1:secret', 'hunter2-password');
+    assert.match(sealed, /^v1:[A-Za-z0-9_-]+$/);
+    assert.ok(!sealed.includes('hunter2'));
+    assert.notEqual(box.seal('integration:accss_crdntl_1:secret', 'hunter2-password'), sealed, 'a fresh IV each time');
+    assert.equal(box.open('integration:accss_crdntl_1:secret', sealed), 'hunter2-password');
+    assert.throws(() => box.open('integration:accss_crdntl_2:secret', sealed), 'a ciphertext moved to another record does not open');
+    assert.throws(() => new SecretBox(Buffer.from('b'.repeat(64), 'hex')).open('integration:accss_crdntl_1:secret', sealed));
+    assert.deepEqual(box.openJson('p', box.sealJson('p', { iban: 'DE89370400440532013000' })), { iban: 'DE89370400440532013000' });
+  });
+
+  test('keys: 64 hex digits or base64 of 32 bytes; anything else is refused', () => {
+    assert.equal(parseEncryptionKey(key)?.length, 32);
+    assert.equal(parseEncryptionKey(Buffer.alloc(32, 7).toString('base64'))?.length, 32);
+    for (const bad of ['', 'abc', 'g'.repeat(64), 'a'.repeat(63), Buffer.alloc(16).toString('base64')]) assert.equal(parseEncryptionKey(bad), undefined, bad);
+    assert.throws(() => secretBoxFor(parseConfig({ encryptionKey: 'short' })).ready(), /encryptionKey/);
+  });
+
+  test('PostgreSQL without a key: a clear refusal, raised only when a secret is first needed', () => {
+    const box = secretBoxFor(parseConfig({ databaseUrl: 'postgres://postgres@127.0.0.1:5432/test' }));
+    assert.throws(() => box.ready(), (e: unknown) => e instanceof ConfigError && /STEWARD_ENCRYPTION_KEY is required with PostgreSQL/.test(e.message));
+    assert.equal(secretBoxFor(parseConfig({ databaseUrl: 'postgres://x/y', encryptionKey: key })).ready().open('p', new SecretBox(Buffer.from(key, 'hex')).seal('p', 'x')), 'x');
+  });
+
+  test('SQLite without a key: a 0600 key file beside the database, made once and reused', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'steward-key-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const databaseUrl = join(dir, 'nested', 'steward.sqlite');
+    const sealed = secretBoxFor(parseConfig({ databaseUrl })).seal('p', 'kept');
+    const keyFile = join(dir, 'nested', 'steward.key');
+    assert.equal(statSync(keyFile).mode & 0o777, 0o600);
+    assert.match(readFileSync(keyFile, 'utf8'), /^[0-9a-f]{64}\n$/);
+    assert.equal(secretBoxFor(parseConfig({ databaseUrl })).open('p', sealed), 'kept', 'a restart reads the same key');
   });
 });

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { sql, type Kysely } from 'kysely';
+import { Migrator, sql, type Kysely } from 'kysely';
+import { initial } from '../src/store/migrations/0001_initial.ts';
 import {
   claimDomain,
   deleteManagedAccount,
@@ -109,6 +110,44 @@ for (const dialect of DIALECTS) {
       for (const table of ['claimed_domains', 'billing_rules', 'managed_account_billing_rules', 'managed_account_integrations', 'api_tokens'] as const) {
         assert.equal(await count(db.store.db, table), 0, `${table} exists and is empty`);
       }
+    });
+
+    test('0002 on a database made by 0001 gives every existing account a default workspace fed by its integrations', async (t) => {
+      let store: Store;
+      if (dialect.name === 'postgres') {
+        const url = process.env.TEST_DATABASE_URL as string;
+        const schema = `steward_test_${randomBytes(6).toString('hex')}`;
+        store = await openStore(url, { pgSchema: schema });
+        t.after(async () => {
+          await store.close();
+          await dropPgSchema(url, schema);
+        });
+      } else {
+        const dir = mkdtempSync(join(tmpdir(), 'steward-test-'));
+        store = await openStore(join(dir, 'steward.sqlite'));
+        t.after(async () => {
+          await store.close();
+          rmSync(dir, { recursive: true, force: true });
+        });
+      }
+      const only0001 = new Migrator({ db: store.db, provider: { getMigrations: async () => ({ '0001_initial': initial(store.dialect) }) } });
+      assert.equal((await only0001.migrateToLatest()).error, undefined);
+      const db = store.db as unknown as Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- the 0001 schema
+      const [a, b] = [`acct_${hex()}`, `acct_${hex()}`];
+      await db.insertInto('accounts').values([
+        { token: a, parent_id: null, name: 'Old MSP', is_msp: 1, created_at: NOW },
+        { token: b, parent_id: null, name: 'Old customer', is_msp: 0, created_at: '2024-06-01T00:00:00Z' },
+      ]).execute();
+      const owner = await db.selectFrom('accounts').select('id').where('token', '=', a).executeTakeFirstOrThrow();
+      await db.insertInto('integrations').values({ token: `accss_crdntl_${hex()}`, account_id: owner.id, provider: 'aws', account_identifier: '1', status: 'connected', created_at: NOW }).execute();
+
+      await migrate(store);
+      const workspaces = await store.db.selectFrom('workspaces as w').innerJoin('accounts as a', 'a.id', 'w.account_id').select(['a.token', 'w.token as workspace', 'w.name', 'w.created_at', 'w.currency']).orderBy('a.id').execute();
+      assert.deepEqual(workspaces.map((w) => [w.token, w.name, w.created_at, w.currency]), [[a, 'Default', NOW, 'USD'], [b, 'Default', '2024-06-01T00:00:00Z', 'USD']]);
+      for (const w of workspaces) assert.match(w.workspace, /^wrkspc_[0-9a-f]{16}$/);
+      const fed = await store.db.selectFrom('integration_workspaces').selectAll().execute();
+      assert.equal(fed.length, 1);
+      assert.equal(await count(store.db, 'billing_profiles'), 0);
     });
 
     test('concurrent first starts on a brand-new database migrate it once and all succeed', async (t) => {
