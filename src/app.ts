@@ -42,6 +42,9 @@ export async function buildApp({ config, store, secrets = secretBoxFor(config) }
     bodyLimit: config.bodyLimitBytes,
     genReqId: () => randomUUID(),
     routerOptions: { ignoreTrailingSlash: true },
+    // Our validator in every plugin: a plugin that calls addSchema otherwise gets Fastify's default Ajv, which
+    // coerces types (`5` → "5", `null` → [null]).
+    schemaController: { compilersFactory: { buildValidator: () => validatorCompiler as never } },
     // Errors the router raises before any hook runs (a malformed or over-long URL) get the same shape as the rest.
     frameworkErrors: (error, request, reply) => {
       const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';

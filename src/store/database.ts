@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import {
   Kysely,
+  sql,
   Migrator,
   PostgresDialect,
   CompiledQuery,
@@ -114,7 +115,11 @@ const migrationsFor = (dialect: Dialect): Record<string, Migration> => ({
 /** Runs pending migrations under a lock (a Postgres advisory lock; SQLite's write lock), so concurrent starts migrate once. */
 export async function migrate(store: Store): Promise<void> {
   const provider: MigrationProvider = { getMigrations: async () => migrationsFor(store.dialect) };
-  const { error } = await new Migrator({ db: store.db, provider }).migrateToLatest();
+  // Kysely looks for its migration tables in every schema unless told which one: with another Steward (or a test)
+  // in a neighbouring schema of the same database it would find theirs and skip creating ours.
+  const migrationTableSchema =
+    store.dialect === 'postgres' ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(store.db)).rows[0]?.schema : undefined;
+  const { error } = await new Migrator({ db: store.db, provider, ...(migrationTableSchema ? { migrationTableSchema } : {}) }).migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
 }
 

@@ -36,7 +36,9 @@ const validators = new Map<string, ValidateFunction>();
 export function contractPath(path: string): string {
   const bare = path.split('?')[0]!.replace(/^\/v2/, '');
   const parts = bare.split('/');
-  const match = Object.keys(contract().doc.paths).find((template) => {
+  const templates = Object.keys(contract().doc.paths);
+  // A literal path (/integrations/gcp) wins over a template that would also match it (/integrations/{token}).
+  const match = templates.find((template) => template === bare) ?? templates.find((template) => {
     const t = template.split('/');
     return t.length === parts.length && t.every((seg, i) => seg.startsWith('{') || seg === parts[i]);
   });
