@@ -167,5 +167,63 @@ for (const dialect of DIALECTS) {
       assert.equal(over.status, 400);
       assert.equal((await call(ctx.app, 'GET', `/v2/managed_accounts/${ok.body.token}`, { token: msp.token })).body.name, unicode);
     });
+
+    test('C05: only the fields a rule type needs are required; unset fields are null; a missing one is a 400 naming it', async (t) => {
+      const ctx = await testApp(t, dialect.name);
+      const msp = await seedMsp(ctx.db.store);
+      const exclusion = await call(ctx.app, 'POST', '/v2/billing_rules', { token: msp.token, body: { title: 'Exclude RI fees', type: 'exclusion', charge_type: 'RIFee' } });
+      assert.equal(exclusion.status, 201, exclusion.raw);
+      assert.equal(exclusion.body.charge_type, 'RIFee');
+      for (const key of ['category', 'service', 'sub_category', 'percentage', 'amount', 'sql_query']) {
+        assert.ok(key in exclusion.body, `${key} is present`);
+        assert.equal(exclusion.body[key], null, key);
+      }
+      assert.equal(exclusion.body.apply_to_all, false);
+      assert.equal(exclusion.body.type, 'exclusion');
+      assert.equal(exclusion.body.title, 'Exclude RI fees');
+      const got = await call(ctx.app, 'GET', `/v2/billing_rules/${exclusion.body.token}`, { token: msp.token });
+      assert.deepEqual(got.body, exclusion.body, 'values round-trip unchanged');
+
+      const before = await call(ctx.app, 'GET', '/v2/billing_rules?limit=1000', { token: msp.token });
+      const adjustment = await call(ctx.app, 'POST', '/v2/billing_rules', { token: msp.token, body: { title: 'Partner uplift', type: 'adjustment' } });
+      assert.equal(adjustment.status, 400, adjustment.raw);
+      assert.match(adjustment.body.errors.join(' '), /percentage/);
+      assert.doesNotMatch(adjustment.body.errors.join(' '), /service|category/, 'service and category are not required for adjustments');
+      assert.deepEqual((await call(ctx.app, 'GET', '/v2/billing_rules?limit=1000', { token: msp.token })).body, before.body, 'nothing was created');
+    });
+
+    test('C15: deleting a rule an account uses cascades cleanly; a deleted account is 404 on every later call', async (t) => {
+      const ctx = await testApp(t, dialect.name);
+      const msp = await seedMsp(ctx.db.store);
+      const [r1, r2] = msp.rules as [string, string];
+      const m = await create(ctx, msp, { name: 'M', contact_email: 'c15-admin@example.com', billing_rule_tokens: [r1, r2] });
+      assert.equal(m.status, 201, m.raw);
+      assert.deepEqual(m.body.billing_rule_tokens, [r1, r2]);
+      const path = `/v2/managed_accounts/${m.body.token}`;
+
+      const deleted = await call(ctx.app, 'DELETE', `/v2/billing_rules/${r1}`, { token: msp.token });
+      assert.equal(deleted.status, 204, deleted.raw);
+      assert.equal(deleted.raw, '');
+      const rule = await call(ctx.app, 'GET', `/v2/billing_rules/${r1}`, { token: msp.token });
+      assert.equal(rule.status, 404);
+      assert.ok(rule.body.errors.length > 0);
+
+      const got = await call(ctx.app, 'GET', path, { token: msp.token });
+      assert.equal(got.status, 200);
+      assert.deepEqual(got.body.billing_rule_tokens, [r2], 'the deleted rule no longer dangles');
+      const listed = await list(ctx, msp);
+      assert.ok(!listed.raw.includes(r1), 'no GET returns the deleted token');
+
+      const first = await call(ctx.app, 'DELETE', path, { token: msp.token });
+      assert.equal(first.status, 204);
+      const second = await call(ctx.app, 'DELETE', path, { token: msp.token });
+      assert.equal(second.status, 404);
+      assert.ok(second.body.errors.length > 0);
+      const after = await call(ctx.app, 'GET', path, { token: msp.token });
+      assert.equal(after.status, 404);
+      assert.ok(after.body.errors.length > 0);
+      // The remaining rule is still there, unassigned.
+      assert.equal((await call(ctx.app, 'GET', `/v2/billing_rules/${r2}`, { token: msp.token })).status, 200);
+    });
   });
 }

@@ -1,11 +1,20 @@
 import type { Kysely } from 'kysely';
 import { loadRuleIds, lockManagedAccounts, replaceRuleAssignments } from '../store/accounts.store.ts';
-import { insertBillingRule, loadStages } from '../store/billing-rules.store.ts';
+import * as store from '../store/billing-rules.store.ts';
 import type { BillingRuleRow, Database } from '../store/schema.ts';
-import { BILLING_RULE_TYPES, classifySql, endOfStageIndex, stageOfType, type BillingRuleType, type Stage } from './billing-rule-stages.ts';
+import {
+  BILLING_RULE_TYPES,
+  classifySql,
+  endOfStageIndex,
+  firstStageViolation,
+  STAGE_NAMES,
+  stageOfType,
+  type BillingRuleType,
+  type Stage,
+} from './billing-rule-stages.ts';
 import { toDecimalString } from './decimal.ts';
 import { errors } from './errors.ts';
-import { newResourceToken, nowIso } from './tokens.ts';
+import { isResourceToken, newResourceToken, nowIso } from './tokens.ts';
 import { checkName, parseDateish } from './validators.ts';
 
 type Db = Kysely<Database>;
@@ -46,8 +55,10 @@ export interface BillingRuleView {
   sql_query: string | null;
 }
 
+type TypeSpecificField = 'charge_type' | 'percentage' | 'service' | 'category' | 'sub_category' | 'amount' | 'start_period' | 'sql_query';
+
 /** Which type-specific fields each rule type keeps; others sent for the type are ignored, never stored. */
-const FIELDS_OF_TYPE: Record<BillingRuleType, ReadonlyArray<keyof BillingRuleInput>> = {
+const FIELDS_OF_TYPE: Record<BillingRuleType, ReadonlyArray<TypeSpecificField>> = {
   exclusion: ['charge_type'],
   adjustment: ['percentage', 'service', 'category'],
   charge: ['service', 'category', 'sub_category', 'amount', 'start_period'],
@@ -55,32 +66,54 @@ const FIELDS_OF_TYPE: Record<BillingRuleType, ReadonlyArray<keyof BillingRuleInp
   custom: ['sql_query'],
 };
 
+/** Long enough for any real billing-rule statement, short enough that parsing one stays cheap. */
+export const MAX_SQL_LENGTH = 20_000;
+
 export interface Owner {
   id: number;
   /** Recorded as created_by_token. */
   actorToken: string;
 }
 
-export async function createBillingRule(db: Db, owner: Owner, input: BillingRuleInput): Promise<BillingRuleView> {
-  const problems: string[] = [];
-  const type = typeof input.type === 'string' ? (input.type.toLowerCase() as BillingRuleType) : undefined;
-  if (input.type == null) problems.push('type is required');
-  else if (!BILLING_RULE_TYPES.includes(type as BillingRuleType)) problems.push(`type must be one of ${BILLING_RULE_TYPES.join(', ')}`);
-  const titleProblem = input.title == null ? 'title is required' : checkName('title', input.title);
-  if (titleProblem) problems.push(titleProblem);
+/** What a valid rule stores: everything but its identity and creation record. */
+interface RuleValues {
+  title: string;
+  stage: Stage;
+  apply_to_all: 0 | 1;
+  start_date: string | null;
+  end_date: string | null;
+  charge_type: string | null;
+  percentage: string | null;
+  service: string | null;
+  category: string | null;
+  sub_category: string | null;
+  amount: string | null;
+  start_period: string | null;
+  sql_query: string | null;
+}
 
-  const text = (field: 'charge_type' | 'service' | 'category' | 'sub_category' | 'sql_query', needed: boolean): string | null => {
+/**
+ * SPEC §4.4, C05: the one validation of a rule of `type`, shared by create and (on the merged result) update.
+ * Type-specific fields the type does not use are dropped; blank text counts as unset.
+ */
+function checkRule(type: BillingRuleType, input: BillingRuleInput, problems: string[]): RuleValues {
+  const keeps = new Set(FIELDS_OF_TYPE[type]);
+  const text = (field: 'charge_type' | 'service' | 'category' | 'sub_category', needed: boolean): string | null => {
+    if (!keeps.has(field)) return null;
     const value = input[field];
     if (value == null || value.trim() === '') {
       if (needed) problems.push(`${field} is required for ${type} rules`);
       return null;
     }
+    const problem = checkName(field, value);
+    if (problem) problems.push(problem);
     return value;
   };
-  const decimal = (field: 'percentage' | 'amount', needed: boolean, positive: boolean): string | null => {
+  const decimal = (field: 'percentage' | 'amount', positive: boolean): string | null => {
+    if (!keeps.has(field)) return null;
     const value = input[field];
     if (value == null) {
-      if (needed) problems.push(`${field} is required for ${type} rules`);
+      problems.push(`${field} is required for ${type} rules`);
       return null;
     }
     const d = toDecimalString(value);
@@ -91,6 +124,7 @@ export async function createBillingRule(db: Db, owner: Owner, input: BillingRule
     return d;
   };
   const date = (field: 'start_date' | 'end_date' | 'start_period'): string | null => {
+    if (field === 'start_period' && !keeps.has(field)) return null;
     const value = input[field];
     if (value == null) return null;
     if (!parseDateish(value)) {
@@ -100,58 +134,71 @@ export async function createBillingRule(db: Db, owner: Owner, input: BillingRule
     return value;
   };
 
+  const title = checkTitle(input, problems);
   const startDate = date('start_date');
   const endDate = date('end_date');
   if (startDate && endDate && (parseDateish(endDate) as Date) < (parseDateish(startDate) as Date)) {
-    problems.push('end_date must be on or after start_date');
+    problems.push(`end_date must be on or after start_date (${startDate})`);
   }
 
-  const values = {
-    charge_type: null as string | null,
-    percentage: null as string | null,
-    service: null as string | null,
-    category: null as string | null,
-    sub_category: null as string | null,
-    amount: null as string | null,
-    start_period: null as string | null,
-    sql_query: null as string | null,
+  const values: RuleValues = {
+    title: title ?? '',
+    stage: type === 'custom' ? 1 : stageOfType(type),
+    apply_to_all: input.apply_to_all ? 1 : 0,
+    start_date: startDate,
+    end_date: endDate,
+    charge_type: text('charge_type', type === 'exclusion'),
+    percentage: decimal('percentage', false),
+    service: text('service', type === 'charge' || type === 'credit'),
+    category: text('category', false),
+    sub_category: text('sub_category', false),
+    amount: decimal('amount', true),
+    start_period: date('start_period'),
+    sql_query: null,
   };
-  let stage: Stage = 3;
-  if (type && BILLING_RULE_TYPES.includes(type)) {
-    const keeps = new Set(FIELDS_OF_TYPE[type]);
-    if (keeps.has('charge_type')) values.charge_type = text('charge_type', type === 'exclusion');
-    if (keeps.has('percentage')) values.percentage = decimal('percentage', true, false);
-    if (keeps.has('service')) values.service = text('service', type === 'charge' || type === 'credit');
-    if (keeps.has('category')) values.category = text('category', false);
-    if (keeps.has('sub_category')) values.sub_category = text('sub_category', false);
-    if (keeps.has('amount')) values.amount = decimal('amount', true, true);
-    if (keeps.has('start_period')) values.start_period = date('start_period');
-    if ((type === 'charge' || type === 'credit') && !startDate && !values.start_period) {
-      problems.push(`start_date is required for ${type} rules`);
-    }
-    if (type === 'custom') {
-      values.sql_query = text('sql_query', true);
-      if (values.sql_query) {
-        const classified = classifySql(values.sql_query);
-        if ('error' in classified) problems.push(classified.error);
-        else stage = classified.stage;
+  if ((type === 'charge' || type === 'credit') && !startDate && !values.start_period) {
+    problems.push(`start_date is required for ${type} rules`);
+  }
+  if (type === 'custom') {
+    const sql = input.sql_query;
+    if (sql == null || sql.trim() === '') problems.push('sql_query is required for custom rules');
+    else if (sql.length > MAX_SQL_LENGTH) problems.push(`sql_query is too long (maximum is ${MAX_SQL_LENGTH} characters)`);
+    else {
+      const classified = classifySql(sql);
+      if ('error' in classified) problems.push(classified.error);
+      else {
+        values.sql_query = sql;
+        values.stage = classified.stage;
       }
-    } else {
-      stage = stageOfType(type);
     }
   }
-  if (problems.length > 0 || !type || input.title == null) throw errors.invalid(...problems);
+  return values;
+}
+
+function checkTitle(input: BillingRuleInput, problems: string[]): string | null {
+  if (input.title == null) {
+    problems.push('title is required');
+    return null;
+  }
+  const problem = checkName('title', input.title);
+  if (problem) problems.push(problem);
+  return input.title;
+}
+
+export async function createBillingRule(db: Db, owner: Owner, input: BillingRuleInput): Promise<BillingRuleView> {
+  const problems: string[] = [];
+  const type = typeof input.type === 'string' ? (input.type.toLowerCase() as BillingRuleType) : undefined;
+  if (input.type == null) problems.push('type is required');
+  else if (!BILLING_RULE_TYPES.includes(type as BillingRuleType)) problems.push(`type must be one of ${BILLING_RULE_TYPES.join(', ')}`);
+  const values = type && BILLING_RULE_TYPES.includes(type) ? checkRule(type, input, problems) : (checkTitle(input, problems), undefined);
+  if (problems.length > 0 || !type || !values) throw errors.invalid(...problems);
 
   return db.transaction().execute(async (trx) => {
-    const row = await insertBillingRule(trx, owner.id, {
+    if (values.apply_to_all === 1) await lockForRuleWrite(trx, owner.id);
+    const row = await store.insertBillingRule(trx, owner.id, {
       token: newResourceToken('bllng_rule'),
       type,
-      title: input.title as string,
-      stage,
-      apply_to_all: input.apply_to_all ? 1 : 0,
       ...values,
-      start_date: startDate,
-      end_date: endDate,
       created_by_token: owner.actorToken,
       created_at: nowIso(),
     });
@@ -160,12 +207,113 @@ export async function createBillingRule(db: Db, owner: Owner, input: BillingRule
   });
 }
 
-/** SPEC §4.5: an apply-to-all rule joins every existing managed account at the end of its stage. */
+export async function listBillingRules(
+  db: Db,
+  ownerId: number,
+  page?: { page: number; limit: number },
+): Promise<{ items: BillingRuleView[]; total: number }> {
+  const { rows, total } = await store.listBillingRules(db, ownerId, page && { offset: (page.page - 1) * page.limit, limit: page.limit });
+  return { items: rows.map(billingRuleView), total };
+}
+
+export async function getBillingRule(db: Db, ownerId: number, token: string): Promise<BillingRuleView> {
+  const row = isResourceToken('bllng_rule', token) ? await store.findBillingRule(db, ownerId, token) : undefined;
+  if (!row) throw errors.notFound('Billing rule');
+  return billingRuleView(row);
+}
+
+/**
+ * Partial update (M6): absent or null keys keep their value; the merged rule is validated like a new one; fields
+ * the type does not use are ignored. A change of stage (a custom rule's SQL) must keep every managed account's
+ * list in execution-group order; turning apply_to_all on attaches the rule where it is missing (SPEC §4.5).
+ * All of it commits or none of it does.
+ */
+export async function updateBillingRule(db: Db, ownerId: number, token: string, input: BillingRuleInput): Promise<BillingRuleView> {
+  if (!isResourceToken('bllng_rule', token)) throw errors.notFound('Billing rule');
+  return db.transaction().execute(async (trx) => {
+    await lockForRuleWrite(trx, ownerId);
+    const row = await store.findBillingRule(trx, ownerId, token, { lock: true });
+    if (!row) throw errors.notFound('Billing rule');
+
+    const type = row.type as BillingRuleType;
+    const problems: string[] = [];
+    if (input.type != null && (typeof input.type !== 'string' || input.type.toLowerCase() !== type)) {
+      problems.push(`type cannot be changed (this is a${/^[aeiou]/.test(type) ? 'n' : ''} ${type} rule); create a new rule instead`);
+    }
+    const merged: BillingRuleInput = { ...storedInput(row) };
+    for (const [key, value] of Object.entries(input) as Array<[keyof BillingRuleInput, unknown]>) {
+      if (value != null && Object.hasOwn(merged, key)) (merged as Record<string, unknown>)[key] = value;
+    }
+    const values = checkRule(type, merged, problems);
+    if (problems.length > 0) throw errors.invalid(...problems);
+
+    if (values.stage !== row.stage) await checkStageChange(trx, ownerId, row, values.stage);
+    const updated = await store.updateBillingRule(trx, ownerId, row.id, values);
+    if (row.apply_to_all === 0 && updated.apply_to_all === 1) await attachToEveryManagedAccount(trx, ownerId, updated);
+    return billingRuleView(updated);
+  });
+}
+
+/** M9: gone from every managed account's list too (the assignments cascade), then 404. */
+export async function deleteBillingRule(db: Db, ownerId: number, token: string): Promise<void> {
+  if (!isResourceToken('bllng_rule', token)) throw errors.notFound('Billing rule');
+  await db.transaction().execute(async (trx) => {
+    await lockForRuleWrite(trx, ownerId);
+    if (!(await store.deleteBillingRule(trx, ownerId, token))) throw errors.notFound('Billing rule');
+  });
+}
+
+/**
+ * Before a rule write that can touch managed accounts' lists: every managed account of the owner (in id order, as
+ * an account PUT locks its account first), then the owner's row, which account creates and PUTs naming rules take
+ * shared (store.lockRuleOwner). Accounts created while we waited are picked up again by whoever lists them next.
+ */
+async function lockForRuleWrite(db: Db, ownerId: number): Promise<void> {
+  await lockManagedAccounts(db, ownerId);
+  await store.lockRuleOwner(db, ownerId, 'update');
+}
+
+/** The stored rule in request form, for merging an update into. Only keys a request may carry. */
+function storedInput(row: BillingRuleRow): BillingRuleInput {
+  return {
+    title: row.title,
+    start_date: row.start_date,
+    end_date: row.end_date,
+    start_period: row.start_period,
+    apply_to_all: row.apply_to_all === 1,
+    charge_type: row.charge_type,
+    percentage: row.percentage,
+    service: row.service,
+    category: row.category,
+    sub_category: row.sub_category,
+    amount: row.amount,
+    sql_query: row.sql_query,
+  };
+}
+
+/** M5: a rule may change stage only if every list holding it stays grouped by stage; else 400 naming sql_query. */
+async function checkStageChange(db: Db, ownerId: number, rule: BillingRuleRow, stage: Stage): Promise<void> {
+  const problems: string[] = [];
+  for (const [accountToken, list] of await store.listsContainingRule(db, ownerId, rule.id)) {
+    const stages = list.map((r) => (r.ruleId === rule.id ? stage : (r.stage as Stage)));
+    const at = firstStageViolation(stages);
+    if (at === null) continue;
+    const [before, after] = [list[at - 1], list[at]] as [store.AssignedRule, store.AssignedRule];
+    problems.push(
+      `sql_query would move this rule from ${STAGE_NAMES[rule.stage as Stage]} to ${STAGE_NAMES[stage]}, which breaks the ` +
+        `execution-group order of managed account ${accountToken}'s billing_rule_tokens (${after.ruleToken} would run after ` +
+        `${before.ruleToken}); reorder that account's billing_rule_tokens first, or keep the statement in the same execution group`,
+    );
+  }
+  if (problems.length > 0) throw errors.invalid(...problems);
+}
+
+/** SPEC §4.5: an apply-to-all rule joins every existing managed account that lacks it, at the end of its stage. */
 async function attachToEveryManagedAccount(db: Db, ownerId: number, rule: BillingRuleRow): Promise<void> {
   for (const accountId of await lockManagedAccounts(db, ownerId)) {
     const ids = await loadRuleIds(db, accountId);
     if (ids.includes(rule.id)) continue;
-    const stages = await loadStages(db, ownerId, ids);
+    const stages = await store.loadStages(db, ownerId, ids);
     const at = endOfStageIndex(ids.map((id) => stages.get(id) as Stage), rule.stage as Stage);
     ids.splice(at, 0, rule.id);
     await replaceRuleAssignments(db, accountId, ids);
