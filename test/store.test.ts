@@ -22,6 +22,7 @@ import {
 import { findBillingRulesByTokens, insertBillingRule } from '../src/store/billing-rules.store.ts';
 import { dropPgSchema, migrate, openStore, type Store } from '../src/store/database.ts';
 import { uniqueViolation } from '../src/store/errors.ts';
+import { inTransaction } from '../src/store/transaction.ts';
 import { findIntegrationsByTokens, insertIntegration } from '../src/store/integrations.store.ts';
 import type { AccountRow, BillingRuleRow, Database, IntegrationRow } from '../src/store/schema.ts';
 import { DIALECTS, freshDatabase, type TestDatabase } from './helpers/app.ts';
@@ -148,6 +149,28 @@ for (const dialect of DIALECTS) {
       const fed = await store.db.selectFrom('integration_workspaces').selectAll().execute();
       assert.equal(fed.length, 1);
       assert.equal(await count(store.db, 'billing_profiles'), 0);
+    });
+
+    test('inTransaction reruns a transaction Postgres aborted as a deadlock victim, and nothing of the failed try is kept', async (t) => {
+      const db = await database(t, dialect.name);
+      let attempts = 0;
+      const result = await inTransaction(db.store.db, async (trx) => {
+        attempts += 1;
+        await msp(trx, `Attempt ${attempts}`);
+        if (attempts < 3) throw Object.assign(new Error('deadlock detected'), { code: '40P01' });
+        return 'done';
+      });
+      assert.equal(result, 'done');
+      assert.equal(attempts, 3);
+      assert.deepEqual((await db.store.db.selectFrom('accounts').select('name').execute()).map((r) => r.name), ['Attempt 3']);
+      // Anything else is not retried.
+      let tries = 0;
+      await assert.rejects(inTransaction(db.store.db, async () => { tries += 1; throw Object.assign(new Error('dup'), { code: '23505' }); }), /dup/);
+      assert.equal(tries, 1);
+      // Four aborts in a row: the fourth is reported.
+      let aborted = 0;
+      await assert.rejects(inTransaction(db.store.db, async () => { aborted += 1; throw Object.assign(new Error('serialize'), { code: '40001' }); }), /serialize/);
+      assert.equal(aborted, 4);
     });
 
     test('concurrent first starts on a brand-new database migrate it once and all succeed', async (t) => {

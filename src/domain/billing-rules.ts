@@ -16,6 +16,7 @@ import { toDecimalString } from './decimal.ts';
 import { errors } from './errors.ts';
 import { isResourceToken, newResourceToken, nowIso } from './tokens.ts';
 import { checkName, parseDateish } from './validators.ts';
+import { inTransaction } from '../store/transaction.ts';
 
 type Db = Kysely<Database>;
 
@@ -193,7 +194,7 @@ export async function createBillingRule(db: Db, owner: Owner, input: BillingRule
   const values = type && BILLING_RULE_TYPES.includes(type) ? checkRule(type, input, problems) : (checkTitle(input, problems), undefined);
   if (problems.length > 0 || !type || !values) throw errors.invalid(...problems);
 
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     if (values.apply_to_all === 1) await lockForRuleWrite(trx, owner.id);
     const row = await store.insertBillingRule(trx, owner.id, {
       token: newResourceToken('bllng_rule'),
@@ -230,7 +231,7 @@ export async function getBillingRule(db: Db, ownerId: number, token: string): Pr
  */
 export async function updateBillingRule(db: Db, ownerId: number, token: string, input: BillingRuleInput): Promise<BillingRuleView> {
   if (!isResourceToken('bllng_rule', token)) throw errors.notFound('Billing rule');
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     await lockForRuleWrite(trx, ownerId);
     const row = await store.findBillingRule(trx, ownerId, token, { lock: true });
     if (!row) throw errors.notFound('Billing rule');
@@ -257,7 +258,7 @@ export async function updateBillingRule(db: Db, ownerId: number, token: string, 
 /** M9: gone from every managed account's list too (the assignments cascade), then 404. */
 export async function deleteBillingRule(db: Db, ownerId: number, token: string): Promise<void> {
   if (!isResourceToken('bllng_rule', token)) throw errors.notFound('Billing rule');
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     await lockForRuleWrite(trx, ownerId);
     if (!(await store.deleteBillingRule(trx, ownerId, token))) throw errors.notFound('Billing rule');
   });

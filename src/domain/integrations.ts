@@ -6,6 +6,7 @@ import { errors } from './errors.ts';
 import type { SecretBox } from './secret-box.ts';
 import { isResourceToken, newResourceToken, nowIso } from './tokens.ts';
 import { checkName } from './validators.ts';
+import { inTransaction } from '../store/transaction.ts';
 
 type Db = Kysely<Database>;
 
@@ -153,7 +154,7 @@ export async function updateIntegration(
   token: string,
   input: { workspace_tokens?: string[] | null },
 ): Promise<IntegrationView> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const row = await findOwn(trx, ownerId, token, { lock: true });
     if (!row) throw errors.notFound('Integration');
     if ('workspace_tokens' in input && input.workspace_tokens === null) {
@@ -209,7 +210,7 @@ export async function updateManagedAccountIntegration(
   integrationToken: string,
   input: { provider_account_identifiers: string[] },
 ): Promise<ManagedAccountIntegrationView> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const delegation = await findDelegation(trx, parentId, accountToken, integrationToken, { lock: true });
     if (!delegation) throw errors.notFound('Integration');
     const identifiers = input.provider_account_identifiers;

@@ -7,6 +7,7 @@ import { errors } from './errors.ts';
 import { getManagedAccount, type ManagedAccountView, type Parent } from './managed-accounts.ts';
 import { isResourceToken, nowIso } from './tokens.ts';
 import { checkDomain } from './validators.ts';
+import { inTransaction } from '../store/transaction.ts';
 
 type Db = Kysely<Database>;
 
@@ -41,7 +42,7 @@ export async function createSsoConnection(
   input: CreateSsoConnectionInput,
   policy: SsoPolicy,
 ): Promise<ManagedAccountView> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const account = await lockOwn(trx, parent, token);
     const problems: string[] = [];
     if (input.type == null) problems.push(`type is required (supported: ${SSO_TYPES.join(', ')})`);
@@ -75,7 +76,7 @@ export async function updateSsoConnection(
   input: UpdateSsoConnectionInput,
   policy: SsoPolicy,
 ): Promise<ManagedAccountView> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const account = await lockOwn(trx, parent, token);
     const problems: string[] = [];
     if (input.saml_metadata_url != null) push(problems, checkMetadataUrl(input.saml_metadata_url, policy));
@@ -99,7 +100,7 @@ export async function updateSsoConnection(
 
 /** DELETE: 204; the SSO domains are released for any account to claim. */
 export async function deleteSsoConnection(db: Db, parent: Parent, token: string): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     const account = await lockOwn(trx, parent, token);
     if (!(await sso.findSsoConnection(trx, account.id))) throw errors.invalid(noConnection());
     await claimExactly(trx, account.id, new Map());

@@ -1,13 +1,12 @@
 import { PostgresAdapter, type Kysely } from 'kysely';
 import type { Database, IntegrationRow, WorkspaceRow } from './schema.ts';
+import { inTransaction } from './transaction.ts';
 
 type Db = Kysely<Database>;
 
 /** Postgres takes a row lock; SQLite needs none (every write transaction holds the database's write lock). */
 const rowLocks = (db: Db) => db.getExecutor().adapter instanceof PostgresAdapter;
 
-/** Runs `work` in the caller's transaction, or in a new one. */
-const inTransaction = <T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> => (db.isTransaction ? work(db) : db.transaction().execute(work));
 
 export interface NewIntegration {
   token: string;
