@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.ts';
-import { findOwnApiToken, listWorkspaces } from '../store/workspaces.store.ts';
+import { findOwnApiToken } from '../store/api-tokens.store.ts';
+import { listWorkspaces } from '../store/workspaces.store.ts';
 import { SCOPES, type Principal } from './auth.ts';
 import { errors } from './errors.ts';
 

@@ -43,3 +43,8 @@ export async function revokeTokenByHash(db: Db, tokenHash: string, at: string): 
     .executeTakeFirst();
   return Number(result.numUpdatedRows) > 0;
 }
+
+/** The API token a request authenticated with (GET /v2/me), scoped by owner like every store function. */
+export async function findOwnApiToken(db: Db, accountId: number, tokenId: number): Promise<ApiTokenRow | undefined> {
+  return db.selectFrom('api_tokens').selectAll().where('account_id', '=', accountId).where('id', '=', tokenId).executeTakeFirst();
+}
