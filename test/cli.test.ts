@@ -89,7 +89,7 @@ for (const dialect of DIALECTS) {
       const account = jsonOf(await steward(db, 'accounts', 'create', '--name', 'X', '--msp', '--json'));
       assert.match(account.token, ACCT);
       assert.match(account.created_at, ISO);
-      assert.deepEqual(account, { token: account.token, name: 'X', msp: true, created_at: account.created_at });
+      assert.deepEqual(account, { token: account.token, name: 'X', msp: true, msp_invoicing: false, created_at: account.created_at });
 
       const [integrationRun, ruleRun, writeTokenRun] = await Promise.all([
         steward(db, 'integrations', 'create', '--account', account.token, '--provider', 'aws', '--account-identifier', '123', '--json'),
@@ -100,13 +100,14 @@ for (const dialect of DIALECTS) {
 
       const integration = jsonOf(integrationRun);
       assert.match(integration.token, INTEGRATION);
+      assert.match(integration.workspace_tokens[0], /^wrkspc_[0-9a-f]{16}$/, 'it feeds the account\'s default workspace');
       assert.deepEqual(integration, {
         token: integration.token,
         provider: 'aws',
         account_identifier: '123',
-        status: 'connected',
-        last_updated: integration.created_at,
-        workspace_tokens: [],
+        status: 'pending',
+        last_updated: null,
+        workspace_tokens: [integration.workspace_tokens[0]],
         created_at: integration.created_at,
         managed_account_tokens: [],
         enriched_by: [],

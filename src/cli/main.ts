@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { describeDatabase, parseConfig, type Config } from '../config.ts';
-import { createAccount, createApiToken, revokeApiToken } from '../domain/accounts.ts';
+import { createAccount, createApiToken, revokeApiToken, setAccountInvoicing } from '../domain/accounts.ts';
 import { DomainError } from '../domain/errors.ts';
 import { startServer } from '../server.ts';
 import { registerBillingProfileCommands } from './commands/billing-profiles.ts';
@@ -56,11 +56,25 @@ accounts
   .description('Create a top-level account')
   .requiredOption('--name <name>', 'display name')
   .option('--msp', 'the account is an MSP and may manage accounts', false)
+  .option('--invoicing', 'with --msp: enable MSP invoicing (billing profiles, invoicing fields on managed accounts)', false)
   .option('--json', 'print the account as JSON', false)
   .addOption(databaseOption())
-  .action(async (opts: { name: string; msp: boolean; json: boolean; database: string }) => {
-    const account = await withStore(opts.database, (store) => createAccount(store.db, { name: opts.name, msp: opts.msp }));
-    output(opts.json, account, `Created ${account.msp ? 'MSP ' : ''}account ${account.token} (${account.name})`);
+  .action(async (opts: { name: string; msp: boolean; invoicing: boolean; json: boolean; database: string }) => {
+    const account = await withStore(opts.database, (store) => createAccount(store.db, { name: opts.name, msp: opts.msp, invoicing: opts.invoicing }));
+    output(opts.json, account, `Created ${account.msp ? 'MSP ' : ''}account ${account.token} (${account.name})${account.msp_invoicing ? ' with MSP invoicing' : ''}`);
+  });
+accounts
+  .command('invoicing')
+  .description('Turn MSP invoicing on or off for an MSP account (turning it off keeps its billing profiles and settings)')
+  .argument('<acct_token>', 'the MSP account')
+  .addOption(new Option('--on', 'enable MSP invoicing').conflicts('off'))
+  .addOption(new Option('--off', 'disable MSP invoicing').conflicts('on'))
+  .option('--json', 'print the account as JSON', false)
+  .addOption(databaseOption())
+  .action(async (token: string, opts: { on?: boolean; off?: boolean; json: boolean; database: string }) => {
+    if (!opts.on && !opts.off) program.error('steward: say --on or --off');
+    const account = await withStore(opts.database, (store) => setAccountInvoicing(store.db, token, Boolean(opts.on)));
+    output(opts.json, account, `MSP invoicing is ${account.msp_invoicing ? 'on' : 'off'} for ${account.token} (${account.name})`);
   });
 
 const tokens = program.command('tokens').description('API bearer tokens');

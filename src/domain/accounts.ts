@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { countAccounts, findAccountByToken, findFirstMspAccount, insertAccount } from '../store/accounts.store.ts';
+import { countAccounts, findAccountByToken, findFirstMspAccount, insertAccount, setMspInvoicing } from '../store/accounts.store.ts';
 import { insertApiToken, revokeTokenByHash } from '../store/api-tokens.store.ts';
 import type { AccountRow, Database } from '../store/schema.ts';
 import { parseScopes, type Scope } from './auth.ts';
@@ -14,12 +14,15 @@ export interface AccountView {
   token: string;
   name: string;
   msp: boolean;
+  /** M11: MSP invoicing (billing profiles, invoicing fields on managed accounts); only MSPs can have it. */
+  msp_invoicing: boolean;
   created_at: string;
 }
 
-export async function createAccount(db: Db, input: { name: string; msp: boolean }): Promise<AccountView> {
+export async function createAccount(db: Db, input: { name: string; msp: boolean; invoicing?: boolean }): Promise<AccountView> {
   const problem = checkName('name', input.name);
   if (problem) throw errors.invalid(problem);
+  if (input.invoicing && !input.msp) throw errors.invalid('MSP invoicing is only for MSP accounts (add --msp)');
   const row = await insertAccount(db, {
     token: newResourceToken('acct'),
     parent_id: null,
@@ -28,9 +31,17 @@ export async function createAccount(db: Db, input: { name: string; msp: boolean 
     contact_email_key: null,
     email_domain: null,
     is_msp: input.msp,
+    msp_invoicing: input.invoicing ? 1 : 0,
     created_at: nowIso(),
   }, newResourceToken('wrkspc'));
   return accountView(row);
+}
+
+/** M11: turns MSP invoicing on or off for an MSP account. Turning it off keeps every profile and setting for later. */
+export async function setAccountInvoicing(db: Db, accountToken: string, enabled: boolean): Promise<AccountView> {
+  const account = await requireAccount(db, accountToken);
+  if (account.is_msp !== 1) throw errors.invalid(`account ${accountToken} is not an MSP account; MSP invoicing is only for MSPs`);
+  return accountView(await setMspInvoicing(db, account.id, enabled));
 }
 
 export async function requireAccount(db: Db, token: string): Promise<AccountRow> {
@@ -86,5 +97,5 @@ export async function revokeApiToken(db: Db, secret: string): Promise<void> {
 }
 
 function accountView(row: AccountRow): AccountView {
-  return { token: row.token, name: row.name, msp: row.is_msp === 1, created_at: row.created_at };
+  return { token: row.token, name: row.name, msp: row.is_msp === 1, msp_invoicing: row.msp_invoicing === 1, created_at: row.created_at };
 }

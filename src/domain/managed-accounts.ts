@@ -1,13 +1,26 @@
 import type { Kysely } from 'kysely';
 import * as accounts from '../store/accounts.store.ts';
+import * as profileStore from '../store/billing-profiles.store.ts';
 import { findBillingRulesByTokens, listApplyToAllRules } from '../store/billing-rules.store.ts';
 import { uniqueViolation } from '../store/errors.ts';
 import { findIntegrationsByTokens } from '../store/integrations.store.ts';
-import type { AccountRow, BillingRuleRow, Database } from '../store/schema.ts';
+import type { AccountRow, BillingInformationRow, BillingRuleRow, BusinessInformationRow, Database } from '../store/schema.ts';
 import { endOfStageIndex, firstStageViolation, STAGE_NAMES, type Stage } from './billing-rule-stages.ts';
+import {
+  billingInformationPatch,
+  billingInformationView,
+  businessInformationView,
+  customFieldsJson,
+  type BillingInformationInput,
+  type BillingInformationView,
+  type BusinessInformationInput,
+  type BusinessInformationView,
+} from './billing-profiles.ts';
 import { errors } from './errors.ts';
+import { yieldSsoDomainToEmailDomain } from './sso-connections.ts';
 import { isResourceToken, newResourceToken, nowIso } from './tokens.ts';
 import { checkDomain, checkEmail, checkName, emailDomainAscii, emailKey } from './validators.ts';
+import { inTransaction } from '../store/transaction.ts';
 
 type Db = Kysely<Database>;
 
@@ -28,10 +41,16 @@ export interface ManagedAccountInput {
   access_credential_tokens?: string[] | null;
   billing_rule_tokens?: string[] | null;
   email_domain?: string | null;
+  /** M11 (update only, parents with MSP invoicing): "" clears the profile. */
+  msp_billing_profile_token?: string | null;
+  payment_terms_days?: number | null;
+  include_managed_account_integrations?: boolean | null;
+  billing_information_attributes?: (BillingInformationInput & { id?: number | null }) | null;
+  business_information_attributes?: (BusinessInformationInput & { id?: number | null }) | null;
 }
 
-/** The wire shape (SPEC §2.2) for accounts of parents without MSP invoicing. */
-export interface ManagedAccountView {
+/** The wire shape (SPEC §2.2); the invoicing keys are there exactly when the parent has MSP invoicing (M11). */
+export interface ManagedAccountView extends Partial<InvoicingView> {
   token: string;
   name: string;
   contact_email: string;
@@ -39,6 +58,15 @@ export interface ManagedAccountView {
   access_credential_tokens: string[];
   billing_rule_tokens: string[];
   email_domain: string | null;
+}
+
+/** M11: the five keys added when the parent has MSP invoicing enabled. */
+export interface InvoicingView {
+  msp_billing_profile_token: string | null;
+  payment_terms_days: number;
+  include_managed_account_integrations: boolean;
+  billing_information_attributes: BillingInformationView;
+  business_information_attributes: BusinessInformationView;
 }
 
 export async function listManagedAccounts(
@@ -69,7 +97,7 @@ export async function createManagedAccount(
   if (email !== undefined) push(problems, checkContactEmail(email, policy));
   const domainKey = input.email_domain == null ? null : domainKeyOrProblem(problems, input.email_domain);
 
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const integrationIds = await resolveIntegrations(trx, parent, problems, input.access_credential_tokens ?? []);
     const rules = await resolveRules(trx, parent, problems, input.billing_rule_tokens ?? []);
     if (problems.length > 0 || name === undefined || email === undefined) throw errors.invalid(...problems);
@@ -102,7 +130,7 @@ export async function updateManagedAccount(
   input: ManagedAccountInput,
   policy: ManagedAccountPolicy,
 ): Promise<ManagedAccountView> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const row = await findOwn(trx, parent, token, { lock: true });
     if (!row) throw errors.notFound('Managed account');
 
@@ -128,16 +156,19 @@ export async function updateManagedAccount(
     }
     const integrationIds = input.access_credential_tokens ? await resolveIntegrations(trx, parent, problems, input.access_credential_tokens) : null;
     const rules = input.billing_rule_tokens ? await resolveRules(trx, parent, problems, input.billing_rule_tokens) : null;
+    const invoicing = await checkInvoicing(trx, parent, row, input, problems);
     if (problems.length > 0) throw errors.invalid(...problems);
 
     await translateUnique(() => accounts.updateManagedAccount(trx, parent.id, row.id, patch));
     if (domainKey) {
       await accounts.releaseDomains(trx, row.id, 'email_domain');
+      await yieldSsoDomainToEmailDomain(trx, row.id, domainKey);
       await translateUnique(() => accounts.claimDomain(trx, row.id, domainKey, 'email_domain'));
     }
     if (rules) await accounts.replaceRuleAssignments(trx, row.id, rules.map((r) => r.id));
     if (integrationIds) await accounts.replaceDelegations(trx, row.id, integrationIds);
-    const updated = { ...row, ...patch };
+    if (invoicing) await applyInvoicing(trx, parent, row, invoicing);
+    const updated = { ...row, ...patch, ...invoicing?.settings };
     return view(trx, parent, updated);
   });
 }
@@ -159,6 +190,7 @@ async function view(db: Db, parent: Parent, row: AccountRow): Promise<ManagedAcc
 async function views(db: Db, parent: Parent, rows: AccountRow[]): Promise<ManagedAccountView[]> {
   const ids = rows.map((r) => r.id);
   const [rules, delegated] = await Promise.all([accounts.loadRuleTokens(db, ids), accounts.loadDelegatedTokens(db, ids)]);
+  const invoicing = await invoicingViews(db, parent, rows);
   return rows.map((row) => ({
     token: row.token,
     name: row.name,
@@ -167,6 +199,7 @@ async function views(db: Db, parent: Parent, rows: AccountRow[]): Promise<Manage
     access_credential_tokens: delegated.get(row.id) ?? [],
     billing_rule_tokens: rules.get(row.id) ?? [],
     email_domain: row.email_domain,
+    ...invoicing?.get(row.id),
   }));
 }
 
@@ -260,4 +293,87 @@ async function translateUnique<T>(write: () => Promise<T>): Promise<T> {
     if (rule === 'domain') throw errors.invalid('email_domain has already been taken by another account');
     throw error;
   }
+}
+
+const INVOICING_FIELDS = [
+  'msp_billing_profile_token',
+  'payment_terms_days',
+  'include_managed_account_integrations',
+  'billing_information_attributes',
+  'business_information_attributes',
+] as const;
+
+/** A checked M11 change, written only once the whole request has passed. */
+interface InvoicingChange {
+  settings: accounts.InvoicingPatch;
+  billing?: profileStore.BillingInformationPatch;
+  /** Replacement custom_fields JSON; undefined keeps them. */
+  customFields?: string;
+}
+
+/**
+ * M11: the invoicing fields need MSP invoicing on the parent, else each one sent is a 400 naming it. A profile must be
+ * the parent's own (another MSP's reads as unknown, A5); "" clears it. Nested `token`s, when sent, must be the
+ * record's own; Rails' `id` is accepted and ignored (Steward exposes no integer ids).
+ */
+async function checkInvoicing(db: Db, parent: Parent, row: AccountRow, input: ManagedAccountInput, problems: string[]): Promise<InvoicingChange | null> {
+  const sent = INVOICING_FIELDS.filter((field) => input[field] != null);
+  if (sent.length === 0) return null;
+  if (!(await accounts.hasMspInvoicing(db, parent.id))) {
+    for (const field of sent) problems.push(`${field} can only be set when MSP invoicing is enabled for your account`);
+    return null;
+  }
+  const change: InvoicingChange = { settings: {} };
+  const profileToken = input.msp_billing_profile_token;
+  if (profileToken === '') change.settings.msp_billing_profile_id = null;
+  else if (profileToken != null) {
+    // A share lock on Postgres: the profile cannot be deleted between this check and the commit.
+    const profile = isResourceToken('blng_prfl', profileToken) ? await profileStore.findBillingProfile(db, parent.id, profileToken, { lock: 'share' }) : undefined;
+    if (profile) change.settings.msp_billing_profile_id = profile.id;
+    else problems.push(`msp_billing_profile_token ${profileToken} is not one of your billing profiles`);
+  }
+  if (input.payment_terms_days != null) change.settings.payment_terms_days = input.payment_terms_days;
+  if (input.include_managed_account_integrations != null) change.settings.include_managed_account_integrations = input.include_managed_account_integrations ? 1 : 0;
+  if (input.billing_information_attributes != null || input.business_information_attributes != null) {
+    const existing = await profileStore.findAccountRecords(db, row.id);
+    if (input.billing_information_attributes != null) {
+      change.billing = billingInformationPatch(problems, 'billing_information_attributes', input.billing_information_attributes, existing.billing?.token);
+    }
+    change.customFields = customFieldsJson(problems, 'business_information_attributes', input.business_information_attributes, existing.business?.token);
+  }
+  return change;
+}
+
+async function applyInvoicing(db: Db, parent: Parent, row: AccountRow, change: InvoicingChange): Promise<void> {
+  await accounts.updateInvoicingSettings(db, parent.id, row.id, change.settings);
+  if (!change.billing && change.customFields === undefined) return;
+  const records = await profileStore.ensureAccountRecords(db, [row.id], newRecordTokens);
+  const billing = records.billing.get(row.id);
+  const business = records.business.get(row.id);
+  if (change.billing && billing) await profileStore.updateBillingInformation(db, billing.id, change.billing);
+  if (change.customFields !== undefined && business) await profileStore.updateBusinessInformation(db, business.id, change.customFields);
+}
+
+const newRecordTokens = { billing: () => newResourceToken('blng_inf'), business: () => newResourceToken('biz_inf') };
+
+/** M11: with MSP invoicing on, every account shows the five keys; its two records are made the first time it is shown. */
+async function invoicingViews(db: Db, parent: Parent, rows: AccountRow[]): Promise<Map<number, InvoicingView> | null> {
+  if (rows.length === 0 || !(await accounts.hasMspInvoicing(db, parent.id))) return null;
+  const ids = rows.map((r) => r.id);
+  const [records, profileTokens] = await Promise.all([
+    profileStore.ensureAccountRecords(db, ids, newRecordTokens),
+    profileStore.loadBillingProfileTokens(db, parent.id, rows.flatMap((r) => (r.msp_billing_profile_id === null ? [] : [r.msp_billing_profile_id]))),
+  ]);
+  return new Map(
+    rows.map((row) => [
+      row.id,
+      {
+        msp_billing_profile_token: row.msp_billing_profile_id === null ? null : (profileTokens.get(row.msp_billing_profile_id) ?? null),
+        payment_terms_days: row.payment_terms_days ?? 10,
+        include_managed_account_integrations: row.include_managed_account_integrations === 1,
+        billing_information_attributes: billingInformationView(records.billing.get(row.id) as BillingInformationRow),
+        business_information_attributes: businessInformationView(records.business.get(row.id) as BusinessInformationRow),
+      },
+    ]),
+  );
 }

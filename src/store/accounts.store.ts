@@ -1,5 +1,6 @@
 import { PostgresAdapter, type Insertable, type Kysely } from 'kysely';
 import type { AccountRow, AccountsTable, Database } from './schema.ts';
+import { inTransaction } from './transaction.ts';
 
 type Db = Kysely<Database>;
 
@@ -20,7 +21,7 @@ export async function insertAccount(db: Db, values: NewAccount, workspaceToken: 
       .execute();
     return row;
   };
-  return db.isTransaction ? insert(db) : db.transaction().execute(insert);
+  return inTransaction(db, insert);
 }
 
 /** Unscoped lookup for operators (the CLI); the API always goes through the parent-scoped functions. */
@@ -194,4 +195,27 @@ export async function replaceDelegations(db: Db, accountId: number, integrationI
       .values(add.map((integration_id) => ({ account_id: accountId, integration_id })))
       .execute();
   }
+}
+
+/** M11: whether an account has MSP invoicing enabled. */
+export async function hasMspInvoicing(db: Db, accountId: number): Promise<boolean> {
+  const row = await db.selectFrom('accounts').select('msp_invoicing').where('id', '=', accountId).executeTakeFirst();
+  return row?.msp_invoicing === 1;
+}
+
+export async function setMspInvoicing(db: Db, accountId: number, enabled: boolean): Promise<AccountRow> {
+  return db
+    .updateTable('accounts')
+    .set({ msp_invoicing: enabled ? 1 : 0 })
+    .where('id', '=', accountId)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export type InvoicingPatch = Partial<Pick<AccountRow, 'msp_billing_profile_id' | 'payment_terms_days' | 'include_managed_account_integrations'>>;
+
+/** M11: a managed account's invoicing settings. */
+export async function updateInvoicingSettings(db: Db, parentId: number, accountId: number, patch: InvoicingPatch): Promise<void> {
+  if (Object.keys(patch).length === 0) return;
+  await db.updateTable('accounts').set(patch).where('parent_id', '=', parentId).where('id', '=', accountId).execute();
 }

@@ -33,12 +33,13 @@ function contract(): { doc: Doc; ajv: Ajv } {
 const validators = new Map<string, ValidateFunction>();
 
 /** The contract's template for a concrete /v2 path, e.g. /v2/managed_accounts/acct_1 → /managed_accounts/{managed_account_token}. */
-export function contractPath(path: string): string {
+export function contractPath(path: string, method?: string): string {
   const bare = path.split('?')[0]!.replace(/^\/v2/, '');
   const parts = bare.split('/');
   const templates = Object.keys(contract().doc.paths);
-  // A literal path (/integrations/gcp) wins over a template that would also match it (/integrations/{token}).
-  const match = templates.find((template) => template === bare) ?? templates.find((template) => {
+  // A literal path (POST /integrations/gcp) wins over a template that would also match it (/integrations/{token}).
+  const literal = templates.find((template) => template === bare && (!method || contract().doc.paths[template]?.[method.toLowerCase()]));
+  const match = literal ?? templates.find((template) => {
     const t = template.split('/');
     return t.length === parts.length && t.every((seg, i) => seg.startsWith('{') || seg === parts[i]);
   });
@@ -47,7 +48,7 @@ export function contractPath(path: string): string {
 }
 
 export function contractOperation(method: string, path: string): Operation {
-  const op = contract().doc.paths[contractPath(path)]?.[method.toLowerCase()];
+  const op = contract().doc.paths[contractPath(path, method)]?.[method.toLowerCase()];
   if (!op) throw new Error(`contract has no ${method} ${path}`);
   return op;
 }
@@ -56,11 +57,11 @@ export function contractOperation(method: string, path: string): Operation {
 export function contractViolations(method: string, path: string, status: number, body: unknown): string[] {
   const op = contractOperation(method, path);
   const response = op.responses[String(status)];
-  if (!response) return [`contract declares no ${status} for ${method} ${contractPath(path)} (declares ${Object.keys(op.responses).join(', ')})`];
+  if (!response) return [`contract declares no ${status} for ${method} ${contractPath(path, method)} (declares ${Object.keys(op.responses).join(', ')})`];
   const schema = response.content?.['application/json']?.schema as { $ref?: string } | undefined;
   if (status === 204) return body === undefined ? [] : ['204 must have an empty body'];
   if (!schema) return [];
-  const key = `${method} ${contractPath(path)} ${status}`;
+  const key = `${method} ${contractPath(path, method)} ${status}`;
   let validate = validators.get(key);
   if (!validate) {
     const rewritten = JSON.parse(JSON.stringify(schema).replace(/"#\/components\//g, '"contract#/components/'));

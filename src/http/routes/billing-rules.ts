@@ -12,7 +12,6 @@ import {
   UpdateBillingRuleBody,
 } from '../schemas/billing-rules.ts';
 import { ErrorsSchema, PaginationQuery } from '../schemas/common.ts';
-import { validatorCompiler } from '../validation.ts';
 import type { RouteDeps } from './deps.ts';
 
 const tags = ['BillingRules'];
@@ -30,9 +29,6 @@ const ownerOf = (request: FastifyRequest): billingRules.Owner => {
 /** SPEC §4.3: billing rules, MSP-only (A4). */
 export const billingRuleRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, origin }) => {
   for (const schema of [BillingRuleSchema, BillingRulesSchema]) app.addSchema(schema);
-  // Adding schemas gives this plugin a schema controller of its own, which falls back to Fastify's default Ajv
-  // (type coercion on, so `"title": 5` would pass as "5"). Bodies are validated exactly as sent, as everywhere else.
-  app.setValidatorCompiler(validatorCompiler);
 
   app.get(
     '/billing_rules',

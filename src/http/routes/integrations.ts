@@ -3,7 +3,6 @@ import { Type } from '@sinclair/typebox';
 import * as integrations from '../../domain/integrations.ts';
 import { principalOf } from '../auth.ts';
 import { pageLinks, pageOf } from '../pagination.ts';
-import { validatorCompiler } from '../validation.ts';
 import { ErrorsSchema } from '../schemas/common.ts';
 import {
   CreateAzureIntegrationBody,
@@ -34,9 +33,6 @@ const security = (scope: 'read' | 'write') => [{ oauth2: [scope] }];
 /** SPEC §5 (integrations) and §2.3 rows 9–10 (a delegated integration's scoping). */
 export const integrationRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, origin, secrets }) => {
   for (const schema of [IntegrationSchema, IntegrationsSchema, ManagedAccountIntegrationSchema]) app.addSchema(schema);
-  // A context that adds schemas rebuilds its validator from Fastify's default Ajv (which coerces `5` to "5" and
-  // `null` to `[null]`), not from the root's setValidatorCompiler: install ours again.
-  app.setValidatorCompiler(validatorCompiler);
 
   app.get(
     '/integrations',

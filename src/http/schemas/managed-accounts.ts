@@ -1,4 +1,10 @@
 import { Type, type Static } from '@sinclair/typebox';
+import {
+  billingInformationInputProperties,
+  billingInformationProperties,
+  businessInformationInputProperties,
+  businessInformationProperties,
+} from './billing-profiles.ts';
 import { LinksSchema, Nullable } from './common.ts';
 
 /** Capped so no request can build a query with more parameters than a database accepts. */
@@ -18,6 +24,18 @@ export const ManagedAccountSchema = Type.Object(
       description: "The tokens for the Billing Rules assigned to the Managed Account, in the order they will execute against this account's cost data.",
     }),
     email_domain: Nullable(Type.String({ description: 'Email domain associated with this Managed Account for SSO.' })),
+    // M11: present exactly when the parent has MSP invoicing enabled.
+    msp_billing_profile_token: Type.Optional(
+      Nullable(Type.String({ description: 'Token of the MSP billing profile used for this managed account (MSP invoicing accounts only)' })),
+    ),
+    payment_terms_days: Type.Optional(
+      Nullable(Type.Integer({ format: 'int32', description: 'Number of days until payment is due after invoice date (MSP invoicing accounts only)' })),
+    ),
+    include_managed_account_integrations: Type.Optional(
+      Nullable(Type.Boolean({ description: "Whether to include managed account's own integrations in invoice cost calculations (MSP invoicing accounts only)" })),
+    ),
+    billing_information_attributes: Type.Optional(Type.Object(billingInformationProperties, { description: 'BillingInformation (MSP invoicing accounts only)' })),
+    business_information_attributes: Type.Optional(Type.Object(businessInformationProperties, { description: 'BusinessInformation (MSP invoicing accounts only)' })),
   },
   { $id: 'ManagedAccount', description: 'ManagedAccount model' },
 );
@@ -53,6 +71,42 @@ export const UpdateManagedAccountBody = Type.Object(
     access_credential_tokens: Type.Optional(tokenList('Replaces the delegated integrations; [] removes all.')),
     billing_rule_tokens: Type.Optional(tokenList(`Replaces the ordered billing rules; [] removes all. ${ORDER_NOTE}`)),
     email_domain: Type.Optional(Nullable(Type.String({ description: 'Email domain to associate with this Managed Account for SSO.' }))),
+    // M11: accepted only when the parent has MSP invoicing enabled (otherwise a 400 naming the field).
+    msp_billing_profile_token: Type.Optional(
+      Nullable(Type.String({ description: 'Token of one of your billing profiles (MSP invoicing accounts only); "" clears it.' })),
+    ),
+    payment_terms_days: Type.Optional(
+      Nullable(
+        Type.Integer({
+          minimum: 0,
+          maximum: 365,
+          description: 'Days from invoice date to due date, 0–365 (MSP invoicing accounts only). Defaults to 10.',
+        }),
+      ),
+    ),
+    include_managed_account_integrations: Type.Optional(
+      Nullable(
+        Type.Boolean({
+          description: "Whether to include managed account's own integrations in invoice cost calculations (MSP invoicing accounts only). Defaults to false.",
+        }),
+      ),
+    ),
+    billing_information_attributes: Type.Optional(
+      Nullable(
+        Type.Object(
+          { id: Type.Optional(Nullable(Type.Integer({ description: 'Accepted and ignored.' }))), ...billingInformationInputProperties },
+          { description: 'Billing address and contact information (MSP invoicing accounts only); updated in place, its token stays.' },
+        ),
+      ),
+    ),
+    business_information_attributes: Type.Optional(
+      Nullable(
+        Type.Object(
+          { id: Type.Optional(Nullable(Type.Integer({ description: 'Accepted and ignored.' }))), ...businessInformationInputProperties },
+          { description: 'Business information and custom fields (MSP invoicing accounts only); updated in place, its token stays.' },
+        ),
+      ),
+    ),
   },
   { description: 'Update a Managed Account. Absent keys keep their stored values.' },
 );
