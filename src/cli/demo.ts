@@ -12,10 +12,10 @@ export interface Demo {
   token: CreatedApiToken;
 }
 
-/** `npm start` on an empty database: a demo MSP with one integration, two billing rules and a write token. */
+/** `npm start` on an empty database: a demo MSP (MSP invoicing on) with one integration, two billing rules and a write token. */
 export async function seedDemoIfEmpty(db: Kysely<Database>): Promise<Demo | null> {
   if (!(await isEmpty(db))) return null;
-  const account = await createAccount(db, { name: 'Demo MSP', msp: true });
+  const account = await createAccount(db, { name: 'Demo MSP', msp: true, invoicing: true });
   const owner = await requireAccount(db, account.token);
   const integration = await createIntegration(db, owner.id, { provider: 'aws', account_identifier: '123456789012' });
   const firstOfMonth = new Date().toISOString().slice(0, 8) + '01';
