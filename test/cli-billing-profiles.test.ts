@@ -1,47 +1,17 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { createApiToken } from '../src/domain/accounts.ts';
 import { call, DIALECTS, testApp, uniqueEmail, type TestDatabase } from './helpers/app.ts';
+import { assertFails, jsonOf, runSteward, type CliResult } from './helpers/cli.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ACCT = /^acct_[0-9a-f]{16}$/;
 const PROFILE = /^blng_prfl_[0-9a-f]{16}$/;
 const NOT_MSP_BODY = '{"errors":["You do not have permission to access this resource."]}';
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `node bin/steward.js <args> --database <url>` with the app's encryption key; never rejects. */
+/** Runs the CLI on the test database with the app's encryption key; never rejects. */
 function steward(db: Pick<TestDatabase, 'url' | 'env'>, key: string, ...args: string[]): Promise<CliResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...db.env, STEWARD_ENCRYPTION_KEY: key };
-  for (const name of ['NODE_TEST_CONTEXT', 'PUBLIC_URL', 'ALLOWED_CONTACT_DOMAINS', 'DATABASE_URL', 'PORT', 'HOST']) delete env[name];
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/steward.js', ...args, '--database', db.url], { cwd: ROOT, env, timeout: 120_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-      resolve({ code, stdout, stderr: error?.killed ? `${stderr}(killed: no exit within 120 s)` : stderr });
-    });
-  });
-}
-
-/** A successful `--json` run: exit 0, nothing on stderr, exactly one JSON object on stdout. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- CLI output is inspected field by field
-function jsonOf(run: CliResult): any {
-  assert.equal(run.code, 0, `exit ${run.code}; stderr: ${run.stderr}`);
-  assert.equal(run.stderr, '');
-  assert.equal(run.stdout.trimEnd().split('\n').length, 1, `one line of output, got: ${run.stdout}`);
-  return JSON.parse(run.stdout);
-}
-
-function assertFails(run: CliResult, message: RegExp): void {
-  assert.notEqual(run.code, 0, `expected a failure; stdout: ${run.stdout}`);
-  assert.equal(run.stdout, '', 'nothing on stdout when a command fails');
-  assert.match(run.stderr, message);
+  return runSteward(db.url, args, { ...db.env, STEWARD_ENCRYPTION_KEY: key });
 }
 
 for (const dialect of DIALECTS) {

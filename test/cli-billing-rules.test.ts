@@ -1,71 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { describe, test, type TestContext } from 'node:test';
-import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../src/app.ts';
-import { parseConfig } from '../src/config.ts';
+import { describe, test } from 'node:test';
 import { createAccount, createApiToken } from '../src/domain/accounts.ts';
-import { call, DIALECTS, freshDatabase, uniqueEmail, type TestDatabase } from './helpers/app.ts';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-/** Our environment plus what reaches the test database, minus what would change what the CLI prints. */
-function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
-  for (const name of ['NODE_TEST_CONTEXT', 'PUBLIC_URL', 'ALLOWED_CONTACT_DOMAINS', 'DATABASE_URL', 'PORT', 'HOST']) delete env[name];
-  return env;
-}
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `node bin/steward.js <args> --database <url>` to completion; never rejects. */
-function steward(db: Pick<TestDatabase, 'url' | 'env'>, ...args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['bin/steward.js', ...args, '--database', db.url],
-      // Generous: each run costs ~2 CPU-seconds of start-up, and a shared 2-core machine can be very busy.
-      { cwd: ROOT, env: childEnv(db.env), timeout: 120_000 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-        resolve({ code, stdout, stderr: error?.killed ? `${stderr}(killed: no exit within 120 s)` : stderr });
-      },
-    );
-  });
-}
-
-/** A successful `--json` run: exit 0, nothing on stderr, exactly one JSON object on one line. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- CLI output is inspected field by field
-function jsonOf(run: CliResult): any {
-  assert.equal(run.code, 0, `exit ${run.code}; stderr: ${run.stderr}`);
-  assert.equal(run.stderr, '');
-  assert.equal(run.stdout.trimEnd().split('\n').length, 1, `one line of output, got: ${run.stdout}`);
-  const parsed: unknown = JSON.parse(run.stdout);
-  assert.ok(parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed), 'a JSON object');
-  return parsed;
-}
-
-/** A failed run: exit 1, a `steward:` message on stderr matching `message`, nothing on stdout. */
-function assertFails(run: CliResult, message: RegExp): void {
-  assert.equal(run.code, 1, `expected exit 1; stdout: ${run.stdout} stderr: ${run.stderr}`);
-  assert.equal(run.stdout, '', 'nothing on stdout when a command fails');
-  assert.match(run.stderr, message);
-}
-
-async function databaseAndApp(t: TestContext, dialect: 'sqlite' | 'postgres'): Promise<{ db: TestDatabase; app: FastifyInstance }> {
-  const db = await freshDatabase(dialect);
-  const app = await buildApp({ config: parseConfig({ logLevel: 'silent', publicUrl: 'https://steward.test' }), store: db.store });
-  t.after(async () => {
-    await app.close();
-    await db.close();
-  });
-  return { db, app };
-}
+import { call, DIALECTS, uniqueEmail } from './helpers/app.ts';
+import { assertFails, databaseAndApp, jsonOf, steward } from './helpers/cli.ts';
 
 for (const dialect of DIALECTS) {
   describe(`CLI billing-rules [${dialect.name}]`, { skip: dialect.skip }, () => {

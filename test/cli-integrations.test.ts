@@ -1,36 +1,18 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, test, type TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../src/app.ts';
-import { parseConfig } from '../src/config.ts';
 import { createAccount, createApiToken } from '../src/domain/accounts.ts';
 import { secretPurpose } from '../src/domain/integrations.ts';
 import { parseEncryptionKey, SecretBox } from '../src/domain/secret-box.ts';
-import { call, DIALECTS, freshDatabase, type TestDatabase } from './helpers/app.ts';
+import { call, DIALECTS, type TestDatabase } from './helpers/app.ts';
+import { assertFails, childEnv, databaseAndApp, jsonOf, ROOT, runSteward, type CliResult } from './helpers/cli.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const INTEGRATION = /^accss_crdntl_[0-9a-f]{16}$/;
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
-
-/** Our environment plus what reaches the test database, minus settings that would change what the CLI does. */
-function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
-  for (const name of ['NODE_TEST_CONTEXT', 'PUBLIC_URL', 'ALLOWED_CONTACT_DOMAINS', 'DATABASE_URL', 'PORT', 'HOST', 'STEWARD_INTEGRATION_PASSWORD', 'LOG_LEVEL']) {
-    if (!(name in extra)) delete env[name];
-  }
-  return env;
-}
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 interface Target {
   db: TestDatabase;
@@ -40,47 +22,17 @@ interface Target {
   key(): Buffer;
 }
 
-/** Runs `node bin/steward.js <args> --database <url>` to completion; never rejects. */
+/** Runs the CLI on the target's database with its environment, plus `env`; never rejects. */
 function steward(target: Target, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['bin/steward.js', ...args, '--database', target.db.url],
-      { cwd: ROOT, env: childEnv({ ...target.env, ...env }), timeout: 120_000 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-        resolve({ code, stdout, stderr: error?.killed ? `${stderr}(killed: no exit within 120 s)` : stderr });
-      },
-    );
-  });
-}
-
-/** A successful `--json` run: exit 0, nothing on stderr, one JSON object on one line. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- CLI output is inspected field by field
-function jsonOf(run: CliResult): any {
-  assert.equal(run.code, 0, `exit ${run.code}; stderr: ${run.stderr}`);
-  assert.equal(run.stderr, '');
-  assert.equal(run.stdout.trimEnd().split('\n').length, 1, `one line of output, got: ${run.stdout}`);
-  return JSON.parse(run.stdout);
-}
-
-function assertFails(run: CliResult, message: RegExp): void {
-  assert.notEqual(run.code, 0, `expected a failure; stdout: ${run.stdout}`);
-  assert.equal(run.stdout, '', 'nothing on stdout when a command fails');
-  assert.match(run.stderr, message);
+  return runSteward(target.db.url, args, { ...target.env, ...env });
 }
 
 async function target(t: TestContext, dialect: 'sqlite' | 'postgres'): Promise<Target & { app: FastifyInstance }> {
-  const db = await freshDatabase(dialect);
+  const { db, app } = await databaseAndApp(t, dialect);
   const hexKey = randomBytes(32).toString('hex');
   const env: Record<string, string> = dialect === 'postgres' ? { ...db.env, STEWARD_ENCRYPTION_KEY: hexKey } : { ...db.env };
   const key = () =>
     dialect === 'postgres' ? Buffer.from(hexKey, 'hex') : (parseEncryptionKey(readFileSync(join(dirname(db.url), 'steward.key'), 'utf8')) as Buffer);
-  const app = await buildApp({ config: parseConfig({ logLevel: 'silent', publicUrl: 'https://steward.test' }), store: db.store });
-  t.after(async () => {
-    await app.close();
-    await db.close();
-  });
   return { db, env, key, app };
 }
 

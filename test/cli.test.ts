@@ -1,85 +1,19 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { describe, test, type TestContext } from 'node:test';
-import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../src/app.ts';
-import { parseConfig } from '../src/config.ts';
+import { describe, test } from 'node:test';
 import { createAccount } from '../src/domain/accounts.ts';
-import { call, DIALECTS, freshDatabase, uniqueEmail, type TestDatabase } from './helpers/app.ts';
+import { call, DIALECTS, uniqueEmail } from './helpers/app.ts';
+import { assertFails, childEnv, databaseAndApp, jsonOf, ROOT, steward } from './helpers/cli.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ACCT = /^acct_[0-9a-f]{16}$/;
 const SECRET = /^vntg_tkn_[0-9a-f]{40}$/;
 const INTEGRATION = /^accss_crdntl_[0-9a-f]{16}$/;
 const RULE = /^bllng_rule_[0-9a-f]{16}$/;
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
-
-/**
- * The environment a child gets: ours plus what reaches the test database, minus the test runner's marker and the
- * settings that would change what the CLI prints (flags passed here take precedence over the rest anyway).
- */
-function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
-  for (const name of ['NODE_TEST_CONTEXT', 'PUBLIC_URL', 'ALLOWED_CONTACT_DOMAINS', 'DATABASE_URL', 'PORT', 'HOST']) delete env[name];
-  return env;
-}
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `node bin/steward.js <args> --database <url>` to completion; never rejects. */
-function steward(db: Pick<TestDatabase, 'url' | 'env'>, ...args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['bin/steward.js', ...args, '--database', db.url],
-      // Generous: each run costs ~2 CPU-seconds of start-up, and a shared 2-core machine can be very busy.
-      { cwd: ROOT, env: childEnv(db.env), timeout: 120_000 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-        resolve({ code, stdout, stderr: error?.killed ? `${stderr}(killed: no exit within 120 s)` : stderr });
-      },
-    );
-  });
-}
-
-/** Parses a successful `--json` run: exit 0, nothing on stderr, and stdout is exactly one JSON object. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- CLI output is inspected field by field
-function jsonOf(run: CliResult): any {
-  assert.equal(run.code, 0, `exit ${run.code}; stderr: ${run.stderr}`);
-  assert.equal(run.stderr, '');
-  assert.ok(run.stdout.endsWith('\n'), 'output ends with a newline');
-  assert.equal(run.stdout.trimEnd().split('\n').length, 1, `one line of output, got: ${run.stdout}`);
-  const parsed: unknown = JSON.parse(run.stdout);
-  assert.ok(parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed), 'a JSON object');
-  return parsed;
-}
-
-/** A failed run: non-zero exit, a `steward:` message on stderr matching `message`, nothing on stdout. */
-function assertFails(run: CliResult, message: RegExp): void {
-  assert.notEqual(run.code, 0, `expected a failure; stdout: ${run.stdout}`);
-  assert.equal(run.stdout, '', 'nothing on stdout when a command fails');
-  assert.match(run.stderr, message);
-}
-
-/** The fresh database plus the real app on the same store, both closed when the test ends. */
-async function databaseAndApp(t: TestContext, dialect: 'sqlite' | 'postgres'): Promise<{ db: TestDatabase; app: FastifyInstance }> {
-  const db = await freshDatabase(dialect);
-  const app = await buildApp({ config: parseConfig({ logLevel: 'silent', publicUrl: 'https://steward.test' }), store: db.store });
-  t.after(async () => {
-    await app.close();
-    await db.close();
-  });
-  return { db, app };
-}
 
 for (const dialect of DIALECTS) {
   describe(`CLI [${dialect.name}]`, { skip: dialect.skip }, () => {
