@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { classifySql, endOfStageIndex, firstStageViolation, stageOfType } from '../src/domain/billing-rule-stages.ts';
+import { SQL_PARSE_TIMEOUT_MS } from '../src/domain/sql-parser.ts';
 import { toDecimalString } from '../src/domain/decimal.ts';
 import { checkDomain, checkEmail, checkName, emailKey, parseDateish } from '../src/domain/validators.ts';
 
@@ -20,7 +21,7 @@ describe('billing-rule stages (SPEC §4.6)', () => {
     assert.deepEqual(['charge', 'credit', 'adjustment', 'exclusion'].map((t) => stageOfType(t as 'charge')), [2, 2, 3, 3]);
   });
 
-  test('custom SQL is classified by a real parser', () => {
+  test('custom SQL is classified by a real parser', async () => {
     const cases: Array<[string, number]> = [
       ['UPDATE aws\nSET "lineItem/UnblendedCost" = aws."lineItem/UnblendedCost" * 0.905\nWHERE aws."lineItem/LineItemType" != \'Credit\'', 1],
       ['delete from aws where "lineItem/LineItemType" = \'Tax\'', 1],
@@ -30,10 +31,10 @@ describe('billing-rule stages (SPEC §4.6)', () => {
       ["INSERT INTO costs (amount, service) SELECT SUM(amount) * 0.05, 'MSP fee' FROM costs", 4],
       ["INSERT INTO costs (amount) SELECT CASE WHEN amount > 100 THEN 5 ELSE 1 END FROM costs", 4],
     ];
-    for (const [sql, stage] of cases) assert.deepEqual(classifySql(sql), { stage }, sql);
+    for (const [sql, stage] of cases) assert.deepEqual(await classifySql(sql), { stage }, sql);
   });
 
-  test('anything else is refused with the reason', () => {
+  test('anything else is refused with the reason', async () => {
     const cases: Array<[string, RegExp]> = [
       ['SELECT * FROM costs', /got SELECT/],
       ['DROP TABLE costs', /got DROP/],
@@ -44,11 +45,32 @@ describe('billing-rule stages (SPEC §4.6)', () => {
       ['', /not valid SQL|exactly one statement/],
     ];
     for (const [sql, message] of cases) {
-      const result = classifySql(sql);
+      const result = await classifySql(sql);
       assert.ok('error' in result, sql);
       assert.match(result.error, message);
       assert.match(result.error, /^sql_query /);
     }
+  });
+
+  test('statements the parser would chew on for minutes are refused within the time limit, and the parser recovers', async () => {
+    const pathological = [
+      'UPDATE aws SET x = ' + '('.repeat(40),
+      'UPDATE costs SET amount = ' + '(SELECT '.repeat(30) + '1',
+      'UPDATE costs SET amount = ' + '(SELECT '.repeat(8) + ')'.repeat(8),
+    ];
+    for (const sql of pathological) {
+      const started = Date.now();
+      const result = await classifySql(sql);
+      assert.deepEqual(result, { error: 'sql_query is too complex to check (deeply nested or unbalanced parentheses?); simplify it' }, sql);
+      assert.ok(Date.now() - started < SQL_PARSE_TIMEOUT_MS + 5000, `stopped near the limit, took ${Date.now() - started} ms`);
+    }
+    // Meanwhile and afterwards the event loop is free and ordinary statements still parse.
+    const [timer, stage] = await Promise.all([
+      new Promise<number>((resolve) => { const t = Date.now(); setTimeout(() => resolve(Date.now() - t), 50); }),
+      classifySql('UPDATE aws SET x = ' + '('.repeat(40)).then(() => classifySql("DELETE FROM costs WHERE cost_type = 'Tax'")),
+    ]);
+    assert.ok(timer < 1000, `a 50 ms timer fired after ${timer} ms while the parser was busy`);
+    assert.deepEqual(stage, { stage: 3 });
   });
 
   test('ordering checks and end-of-stage insertion', () => {

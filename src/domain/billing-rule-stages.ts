@@ -1,4 +1,4 @@
-import sqlParser from 'node-sql-parser';
+import { parseSql } from './sql-parser.ts';
 
 /**
  * SPEC §4.6: rules run in four pipeline stages and a managed account's billing_rule_tokens must be grouped by
@@ -23,18 +23,13 @@ const STAGE_OF_TYPE: Record<Exclude<BillingRuleType, 'custom'>, Stage> = {
   exclusion: 3,
 };
 
-const parser = new sqlParser.Parser();
-
 type SqlClass = { stage: Stage } | { error: string };
 
 /** Stage of a custom rule's SQL, or why it is not an allowed billing-rule statement. */
-export function classifySql(sql: string): SqlClass {
-  let ast: unknown;
-  try {
-    ast = parser.astify(sql, { database: 'PostgresQL' });
-  } catch (e) {
-    return { error: `sql_query is not valid SQL: ${(e as Error).message}` };
-  }
+export async function classifySql(sql: string): Promise<SqlClass> {
+  const parsed = await parseSql(sql);
+  if ('error' in parsed) return parsed;
+  const ast = parsed.ast;
   const statements = (Array.isArray(ast) ? ast : [ast]) as Array<Record<string, unknown>>;
   if (statements.length !== 1 || !statements[0]) return { error: 'sql_query must contain exactly one statement' };
   const statement = statements[0];

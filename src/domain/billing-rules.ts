@@ -97,7 +97,7 @@ interface RuleValues {
  * SPEC §4.4, C05: the one validation of a rule of `type`, shared by create and (on the merged result) update.
  * Type-specific fields the type does not use are dropped; blank text counts as unset.
  */
-function checkRule(type: BillingRuleType, input: BillingRuleInput, problems: string[]): RuleValues {
+async function checkRule(type: BillingRuleType, input: BillingRuleInput, problems: string[]): Promise<RuleValues> {
   const keeps = new Set(FIELDS_OF_TYPE[type]);
   const text = (field: 'charge_type' | 'service' | 'category' | 'sub_category', needed: boolean): string | null => {
     if (!keeps.has(field)) return null;
@@ -165,7 +165,7 @@ function checkRule(type: BillingRuleType, input: BillingRuleInput, problems: str
     if (sql == null || sql.trim() === '') problems.push('sql_query is required for custom rules');
     else if (sql.length > MAX_SQL_LENGTH) problems.push(`sql_query is too long (maximum is ${MAX_SQL_LENGTH} characters)`);
     else {
-      const classified = classifySql(sql);
+      const classified = await classifySql(sql);
       if ('error' in classified) problems.push(classified.error);
       else {
         values.sql_query = sql;
@@ -191,7 +191,7 @@ export async function createBillingRule(db: Db, owner: Owner, input: BillingRule
   const type = typeof input.type === 'string' ? (input.type.toLowerCase() as BillingRuleType) : undefined;
   if (input.type == null) problems.push('type is required');
   else if (!BILLING_RULE_TYPES.includes(type as BillingRuleType)) problems.push(`type must be one of ${BILLING_RULE_TYPES.join(', ')}`);
-  const values = type && BILLING_RULE_TYPES.includes(type) ? checkRule(type, input, problems) : (checkTitle(input, problems), undefined);
+  const values = type && BILLING_RULE_TYPES.includes(type) ? await checkRule(type, input, problems) : (checkTitle(input, problems), undefined);
   if (problems.length > 0 || !type || !values) throw errors.invalid(...problems);
 
   return inTransaction(db, async (trx) => {
@@ -245,7 +245,7 @@ export async function updateBillingRule(db: Db, ownerId: number, token: string, 
     for (const [key, value] of Object.entries(input) as Array<[keyof BillingRuleInput, unknown]>) {
       if (value != null && Object.hasOwn(merged, key)) (merged as Record<string, unknown>)[key] = value;
     }
-    const values = checkRule(type, merged, problems);
+    const values = await checkRule(type, merged, problems);
     if (problems.length > 0) throw errors.invalid(...problems);
 
     if (values.stage !== row.stage) await checkStageChange(trx, ownerId, row, values.stage);
