@@ -437,7 +437,7 @@ for (const dialect of DIALECTS) {
       assert.ok(!copied.raw.includes(secure.iban));
     });
 
-    test('the served OpenAPI document has the contract\'s operationIds, success statuses and component names', async (t) => {
+    test('the served OpenAPI document has the contract\'s operationIds, success statuses and component names', { skip: contractMissing }, async (t) => {
       const { app } = await testApp(t, dialect.name);
       const served = (await call(app, 'GET', '/v2/oas_v3.json')).body;
       const ops = Object.entries(served.paths as Record<string, Record<string, { operationId: string; responses: Record<string, unknown> }>>)
