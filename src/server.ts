@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
 import { publicOrigin, secretBoxFor, type Config } from './config.ts';
+import { checkEncryptionKey } from './domain/key-check.ts';
 import { migrate, openStore, type Store } from './store/database.ts';
 
 export interface RunningServer {
@@ -18,6 +19,12 @@ export async function startServer(config: Config, beforeListen?: (store: Store) 
   const secrets = secretBoxFor(config).ready(); // a missing or bad key stops the start, before anything opens
   const store = await openStore(config.databaseUrl);
   await migrate(store);
+  try {
+    await checkEncryptionKey(store.db, secrets);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   if (beforeListen) await beforeListen(store);
   const app = await buildApp({ config, store, secrets });
   await app.listen({ port: config.port, host: config.host });

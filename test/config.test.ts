@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ConfigError, describeDatabase, parseConfig, publicOrigin, secretBoxFor } from '../src/config.ts';
+import { checkEncryptionKey, WrongEncryptionKeyError } from '../src/domain/key-check.ts';
 import { parseEncryptionKey, SecretBox } from '../src/domain/secret-box.ts';
+import { startServer } from '../src/server.ts';
+import { DIALECTS, freshDatabase } from './helpers/app.ts';
 
 describe('configuration', () => {
   test('defaults, conversion from text, and refusals', () => {
@@ -66,3 +69,25 @@ describe('encryption at rest (SecretBox and its key)', () => {
     assert.equal(secretBoxFor(parseConfig({ databaseUrl })).open('p', sealed), 'kept', 'a restart reads the same key');
   });
 });
+
+for (const dialect of DIALECTS) {
+  describe(`encryption key check [${dialect.name}]`, { skip: dialect.skip }, () => {
+    test('the first start records a check value; a different key is refused with a message saying so, before anything listens', async (t) => {
+      const db = await freshDatabase(dialect.name);
+      t.after(() => db.close());
+      const original = 'c'.repeat(64);
+      await checkEncryptionKey(db.store.db, new SecretBox(Buffer.from(original, 'hex')));
+      await checkEncryptionKey(db.store.db, new SecretBox(Buffer.from(original, 'hex'))); // the same key again: fine
+      await assert.rejects(checkEncryptionKey(db.store.db, new SecretBox(Buffer.from('d'.repeat(64), 'hex'))), (e: unknown) => {
+        assert.ok(e instanceof WrongEncryptionKeyError);
+        assert.match(e.message, /does not match the one this database's secrets were sealed with/);
+        return true;
+      });
+      // The server refuses to start on it.
+      const config = parseConfig({ port: 0, logLevel: 'silent', databaseUrl: db.url, encryptionKey: 'd'.repeat(64) });
+      await assert.rejects(startServer(config), WrongEncryptionKeyError);
+      const server = await startServer({ ...config, encryptionKey: original });
+      await server.close();
+    });
+  });
+}

@@ -1,5 +1,6 @@
 import { Option } from 'commander';
 import { parseConfig, secretBoxFor } from '../config.ts';
+import { checkEncryptionKey } from '../domain/key-check.ts';
 import type { SecretBox } from '../domain/secret-box.ts';
 import { migrate, openStore, type Store } from '../store/database.ts';
 
@@ -21,7 +22,12 @@ export async function withStore<T>(database: string, run: (store: Store) => Prom
   }
 }
 
-/** Encryption for CLI commands that write secrets: STEWARD_ENCRYPTION_KEY, or the key file beside a SQLite database. */
-export function cliSecrets(database: string): SecretBox {
-  return secretBoxFor(parseConfig({ databaseUrl: database, encryptionKey: process.env.STEWARD_ENCRYPTION_KEY }));
+/**
+ * Encryption for CLI commands that read or write secrets: STEWARD_ENCRYPTION_KEY, or the key file beside a SQLite
+ * database; checked against the database's key-check value first, as the server does at start.
+ */
+export async function cliSecrets(store: Store, database: string): Promise<SecretBox> {
+  const box = secretBoxFor(parseConfig({ databaseUrl: database, encryptionKey: process.env.STEWARD_ENCRYPTION_KEY }));
+  await checkEncryptionKey(store.db, box);
+  return box;
 }

@@ -172,6 +172,11 @@ export interface ApiTokensTable {
   revoked_at: string | null;
 }
 
+export interface StewardMetaTable {
+  name: string;
+  value: string;
+}
+
 export interface Database {
   accounts: AccountsTable;
   claimed_domains: ClaimedDomainsTable;
@@ -188,6 +193,7 @@ export interface Database {
   business_informations: BusinessInformationsTable;
   banking_informations: BankingInformationsTable;
   invoice_adjustments: InvoiceAdjustmentsTable;
+  steward_meta: StewardMetaTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;

@@ -31,7 +31,7 @@ export function registerBillingProfileCommands(program: Command): void {
     .action(async (opts: { account: string; nickname: string; json: boolean; database: string }) => {
       const profile = await withStore(opts.database, async (store) => {
         const owner = await requireAccount(store.db, opts.account);
-        return createBillingProfile(store.db, cliSecrets(opts.database), owner.id, { nickname: opts.nickname });
+        return createBillingProfile(store.db, await cliSecrets(store, opts.database), owner.id, { nickname: opts.nickname });
       });
       output(opts.json, profile, `Created billing profile ${profile.token} (${profile.nickname})`);
     });
@@ -45,7 +45,7 @@ export function registerBillingProfileCommands(program: Command): void {
     .action(async (opts: { account: string; json: boolean; database: string }) => {
       const all = await withStore(opts.database, async (store) => {
         const owner = await requireAccount(store.db, opts.account);
-        const secrets = cliSecrets(opts.database);
+        const secrets = await cliSecrets(store, opts.database);
         const items: BillingProfileView[] = [];
         for (let page = 1; ; page++) {
           const got = await listBillingProfiles(store.db, secrets, owner.id, { page, limit: PAGE });
@@ -66,7 +66,7 @@ export function registerBillingProfileCommands(program: Command): void {
     .action(async (token: string, opts: { account: string; json: boolean; database: string }) => {
       const profile = await withStore(opts.database, async (store) => {
         const owner = await requireAccount(store.db, opts.account);
-        return getBillingProfile(store.db, cliSecrets(opts.database), owner.id, token);
+        return getBillingProfile(store.db, await cliSecrets(store, opts.database), owner.id, token);
       });
       const billing = profile.billing_information_attributes;
       const human = [

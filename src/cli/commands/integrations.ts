@@ -71,7 +71,9 @@ export function registerIntegrationCommands(program: Command): void {
       if (identifier && fields[identifier] === undefined) fields[identifier] = opts.accountIdentifier;
       const integration = await withStore(opts.database, async (store) => {
         const owner = await requireAccount(store.db, opts.account);
-        return createIntegration(store.db, owner.id, { ...fields, provider: opts.provider }, cliSecrets(opts.database));
+        // Only a provider with a secret needs the key (and its check); aws works on Postgres without one.
+        const secrets = opts.provider === 'azure' ? await cliSecrets(store, opts.database) : undefined;
+        return createIntegration(store.db, owner.id, { ...fields, provider: opts.provider }, secrets);
       });
       output(opts.json, integration, `Created integration ${integration.token} (${integration.provider} ${integration.account_identifier})`);
     });

@@ -120,6 +120,13 @@ export function references(dialect: Dialect): Migration {
         .addColumn('adjustment_items', 'text', (c) => c.notNull().defaultTo('[]'))
         .execute();
 
+      // Facts about the installation itself, e.g. a value sealed with the encryption key, so a wrong key is noticed.
+      await db.schema
+        .createTable('steward_meta')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .execute();
+
       // Every account made before this migration gets its default workspace, fed by its own integrations.
       const accounts = await sql<{ id: number; created_at: string }>`select id, created_at from accounts order by id`.execute(db);
       for (const account of accounts.rows) {
