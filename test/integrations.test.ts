@@ -393,7 +393,7 @@ for (const dialect of DIALECTS) {
       assert.deepEqual((await checked(app, 'GET', path(m, csp), { token: a.token })).body, scoped.body);
 
       const rejected: Array<[string, unknown, string]> = [
-        [aws1, { provider_account_identifiers: [SUB_1] }, 'provider_account_identifiers must be [] for a aws integration: only azure_csp delegations can be limited to some provider accounts'],
+        [aws1, { provider_account_identifiers: [SUB_1] }, 'provider_account_identifiers must be [] for an aws integration: only azure_csp delegations can be limited to some provider accounts'],
         [csp, { provider_account_identifiers: ['not-a-guid'] }, 'provider_account_identifiers[0] must be an Azure subscription id (a GUID such as 8c1f7a0e-1f2b-4c2b-9f3d-5a6b7c8d9e01)'],
         [csp, { provider_account_identifiers: [SUB_1, SUB_1.toUpperCase()] }, `provider_account_identifiers lists ${SUB_1.toUpperCase()} more than once`],
         [csp, {}, 'provider_account_identifiers is required'],

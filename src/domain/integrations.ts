@@ -5,7 +5,7 @@ import type { Database, IntegrationRow } from '../store/schema.ts';
 import { errors } from './errors.ts';
 import type { SecretBox } from './secret-box.ts';
 import { isResourceToken, newResourceToken, nowIso } from './tokens.ts';
-import { checkName } from './validators.ts';
+import { checkName, shown } from './validators.ts';
 import { inTransaction } from '../store/transaction.ts';
 
 type Db = Kysely<Database>;
@@ -169,7 +169,7 @@ export async function updateIntegration(
     const seen = new Set<string>();
     for (const t of tokens) {
       if (seen.has(t)) problems.push(`workspace_tokens lists ${t} more than once`);
-      else if (!byToken.has(t)) problems.push(`workspace_tokens contains ${t}, which is not one of your workspaces`);
+      else if (!byToken.has(t)) problems.push(`workspace_tokens contains ${shown(t)}, which is not one of your workspaces`);
       seen.add(t);
     }
     if (problems.length > 0) throw errors.invalid(...problems);
@@ -217,7 +217,7 @@ export async function updateManagedAccountIntegration(
     const problems: string[] = [];
     if (identifiers.length > 0 && !SCOPABLE.has(delegation.provider)) {
       problems.push(
-        `provider_account_identifiers must be [] for a ${delegation.provider} integration: only ${[...SCOPABLE].join(', ')} delegations can be limited to some provider accounts`,
+        `provider_account_identifiers must be [] for ${/^[aeiou]/.test(delegation.provider) ? 'an' : 'a'} ${delegation.provider} integration: only ${[...SCOPABLE].join(', ')} delegations can be limited to some provider accounts`,
       );
     } else {
       const seen = new Set<string>();

@@ -19,7 +19,7 @@ import {
 import { errors } from './errors.ts';
 import { yieldSsoDomainToEmailDomain } from './sso-connections.ts';
 import { isResourceToken, newResourceToken, nowIso } from './tokens.ts';
-import { checkDomain, checkEmail, checkName, emailDomainAscii, emailKey } from './validators.ts';
+import { checkDomain, checkEmail, checkName, emailDomainAscii, emailKey, shown } from './validators.ts';
 import { inTransaction } from '../store/transaction.ts';
 
 type Db = Kysely<Database>;
@@ -239,7 +239,7 @@ function checkTokenList(problems: string[], field: string, tokens: string[], kno
   const seen = new Set<string>();
   for (const token of tokens) {
     if (seen.has(token)) problems.push(`${field} lists ${token} more than once`);
-    else if (!known.has(token)) problems.push(`${field} contains ${token}, which is not one of your ${field === 'billing_rule_tokens' ? 'billing rules' : 'integrations'}`);
+    else if (!known.has(token)) problems.push(`${field} contains ${shown(token)}, which is not one of your ${field === 'billing_rule_tokens' ? 'billing rules' : 'integrations'}`);
     seen.add(token);
   }
 }
@@ -330,7 +330,7 @@ async function checkInvoicing(db: Db, parent: Parent, row: AccountRow, input: Ma
     // A share lock on Postgres: the profile cannot be deleted between this check and the commit.
     const profile = isResourceToken('blng_prfl', profileToken) ? await profileStore.findBillingProfile(db, parent.id, profileToken, { lock: 'share' }) : undefined;
     if (profile) change.settings.msp_billing_profile_id = profile.id;
-    else problems.push(`msp_billing_profile_token ${profileToken} is not one of your billing profiles`);
+    else problems.push(`msp_billing_profile_token ${shown(profileToken)} is not one of your billing profiles`);
   }
   if (input.payment_terms_days != null) change.settings.payment_terms_days = input.payment_terms_days;
   if (input.include_managed_account_integrations != null) change.settings.include_managed_account_integrations = input.include_managed_account_integrations ? 1 : 0;

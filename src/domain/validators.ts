@@ -90,3 +90,8 @@ export function parseDateish(value: string): Date | null {
   if (check.getUTCFullYear() !== y || check.getUTCMonth() !== mo - 1 || check.getUTCDate() !== d) return null;
   return date;
 }
+
+/** A value for an error message: as is, or JSON-quoted when it is empty or has edge spaces that would vanish. */
+export function shown(value: string): string {
+  return value !== '' && value.trim() === value ? value : JSON.stringify(value);
+}

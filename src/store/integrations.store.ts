@@ -40,10 +40,19 @@ export async function insertIntegration(db: Db, ownerId: number, values: NewInte
   });
 }
 
-/** The owner's integrations among `tokens`; other accounts' tokens are simply not found (A5). */
+/** The owner's integrations among `tokens`, share-locked for the caller's transaction; other accounts' tokens are simply not found (A5). */
 export async function findIntegrationsByTokens(db: Db, ownerId: number, tokens: string[]): Promise<IntegrationRow[]> {
   if (tokens.length === 0) return [];
-  return db.selectFrom('integrations').selectAll().where('account_id', '=', ownerId).where('token', 'in', tokens).execute();
+  // FOR SHARE (Postgres): a concurrent DELETE of one of them waits for the delegation being written, or has
+  // already removed the row, which then reads as unknown (400), never as a foreign-key failure (500).
+  return db
+    .selectFrom('integrations')
+    .selectAll()
+    .where('account_id', '=', ownerId)
+    .where('token', 'in', tokens)
+    .orderBy('id')
+    .$if(rowLocks(db), (q) => q.forShare())
+    .execute();
 }
 
 /** One integration of this owner. With `lock`, the row stays locked for the rest of the transaction (Postgres). */
