@@ -37,6 +37,26 @@ const BILLING = {
 
 for (const dialect of DIALECTS) {
   describe(`MSP invoicing on managed accounts [${dialect.name}]`, { skip: dialect.skip }, () => {
+    test('switching invoicing on makes the invoicing records of existing accounts then, so reading never writes', async (t) => {
+      const { app, db } = await testApp(t, dialect.name);
+      const msp = await seedMsp(db.store);
+      const made = [];
+      for (const name of ['Before 1', 'Before 2']) {
+        const res = await call(app, 'POST', '/v2/managed_accounts', { token: msp.token, body: { name, contact_email: uniqueEmail() } });
+        assert.equal(res.status, 201, res.raw);
+        made.push(res.body.token as string);
+      }
+      const records = async () => (await db.store.db.selectFrom('billing_informations').select('token').where('account_id', 'is not', null).orderBy('id').execute()).map((r) => r.token);
+      assert.deepEqual(await records(), []);
+      await setAccountInvoicing(db.store.db, msp.accountToken, true);
+      const afterSwitch = await records();
+      assert.equal(afterSwitch.length, 2);
+      const list = await call(app, 'GET', '/v2/managed_accounts', { token: msp.token });
+      assert.deepEqual(list.body.managed_accounts.map((m: { billing_information_attributes: { token: string } }) => m.billing_information_attributes.token), afterSwitch);
+      assert.deepEqual(await records(), afterSwitch, 'the GET wrote nothing');
+      assert.deepEqual(list.body.managed_accounts.map((m: { token: string }) => m.token), made);
+    });
+
     test('invoicing off: the five keys are omitted, and sending any of them is a 400 naming it that changes nothing', async (t) => {
       const { app, db } = await testApp(t, dialect.name);
       const msp = await seedMsp(db.store);

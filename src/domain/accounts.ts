@@ -1,9 +1,11 @@
 import type { Kysely } from 'kysely';
-import { countAccounts, findAccountByToken, findFirstMspAccount, insertAccount, setMspInvoicing } from '../store/accounts.store.ts';
+import { countAccounts, findAccountByToken, findFirstMspAccount, insertAccount, lockManagedAccounts, setMspInvoicing } from '../store/accounts.store.ts';
 import { insertApiToken, revokeTokenByHash } from '../store/api-tokens.store.ts';
 import type { AccountRow, Database } from '../store/schema.ts';
+import { inTransaction } from '../store/transaction.ts';
 import { parseScopes, type Scope } from './auth.ts';
 import { errors } from './errors.ts';
+import { ensureInvoicingRecords } from './managed-accounts.ts';
 import { API_TOKEN_PATTERN, hashApiToken, newApiTokenSecret, newResourceToken, nowIso } from './tokens.ts';
 import { checkName } from './validators.ts';
 
@@ -41,7 +43,11 @@ export async function createAccount(db: Db, input: { name: string; msp: boolean;
 export async function setAccountInvoicing(db: Db, accountToken: string, enabled: boolean): Promise<AccountView> {
   const account = await requireAccount(db, accountToken);
   if (account.is_msp !== 1) throw errors.invalid(`account ${accountToken} is not an MSP account; MSP invoicing is only for MSPs`);
-  return accountView(await setMspInvoicing(db, account.id, enabled));
+  return inTransaction(db, async (trx) => {
+    const updated = await setMspInvoicing(trx, account.id, enabled);
+    if (enabled) await ensureInvoicingRecords(trx, await lockManagedAccounts(trx, account.id));
+    return accountView(updated);
+  });
 }
 
 export async function requireAccount(db: Db, token: string): Promise<AccountRow> {

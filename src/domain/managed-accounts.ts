@@ -356,7 +356,16 @@ async function applyInvoicing(db: Db, parent: Parent, row: AccountRow, change: I
 
 const newRecordTokens = { billing: () => newResourceToken('blng_inf'), business: () => newResourceToken('biz_inf') };
 
-/** M11: with MSP invoicing on, every account shows the five keys; its two records are made the first time it is shown. */
+/**
+ * M11: the billing and business information records of these managed accounts, made where missing. Runs when MSP
+ * invoicing is switched on (for every existing account) and when an account is created under an invoicing parent,
+ * so reading an account never has to write.
+ */
+export async function ensureInvoicingRecords(db: Db, accountIds: number[]): Promise<void> {
+  await profileStore.ensureAccountRecords(db, accountIds, newRecordTokens);
+}
+
+/** M11: with MSP invoicing on, every account shows the five keys (its two records are made with it, see above). */
 async function invoicingViews(db: Db, parent: Parent, rows: AccountRow[]): Promise<Map<number, InvoicingView> | null> {
   if (rows.length === 0 || !(await accounts.hasMspInvoicing(db, parent.id))) return null;
   const ids = rows.map((r) => r.id);
