@@ -9,7 +9,7 @@ import type {
   Database,
   InvoiceAdjustmentRow,
 } from '../store/schema.ts';
-import { isNegativeDecimal, toDecimalString } from './decimal.ts';
+import { inexactMessage, isExactlyRepresentable, isNegativeDecimal, toDecimalString } from './decimal.ts';
 import { DomainError, errors } from './errors.ts';
 import type { SecretBox } from './secret-box.ts';
 import { isResourceToken, newResourceToken, nowIso } from './tokens.ts';
@@ -378,6 +378,7 @@ function adjustmentItemsJson(problems: string[], field: string, input: Maybe<Inv
     else if (!(CALCULATION_TYPES as readonly string[]).includes(item.calculation_type)) problems.push(`${at}.calculation_type must be one of ${CALCULATION_TYPES.join(', ')}`);
     let amount: string | null = null;
     if (item.amount == null) problems.push(`${at}.amount is required`);
+    else if (!isExactlyRepresentable(item.amount)) problems.push(inexactMessage(`${at}.amount`));
     else {
       amount = toDecimalString(item.amount);
       if (amount === null || isNegativeDecimal(amount)) problems.push(`${at}.amount must be a number of at least 0 (adjustment_type says whether it adds or takes away)`);

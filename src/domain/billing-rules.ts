@@ -12,7 +12,7 @@ import {
   type BillingRuleType,
   type Stage,
 } from './billing-rule-stages.ts';
-import { toDecimalString } from './decimal.ts';
+import { inexactMessage, isExactlyRepresentable, toDecimalString } from './decimal.ts';
 import { errors } from './errors.ts';
 import { isResourceToken, newResourceToken, nowIso } from './tokens.ts';
 import { checkName, parseDateish } from './validators.ts';
@@ -117,6 +117,10 @@ async function checkRule(type: BillingRuleType, input: BillingRuleInput, problem
       problems.push(`${field} is required for ${type} rules`);
       return null;
     }
+    if (typeof value === 'number' && !isExactlyRepresentable(value)) {
+      problems.push(inexactMessage(field));
+      return null;
+    }
     const d = toDecimalString(value);
     if (d === null || d.startsWith('-') || (positive && /^0\.0$/.test(d))) {
       problems.push(`${field} must be a ${positive ? 'positive' : 'non-negative'} number`);
@@ -158,12 +162,18 @@ async function checkRule(type: BillingRuleType, input: BillingRuleInput, problem
     sql_query: null,
   };
   if ((type === 'charge' || type === 'credit') && !startDate && !values.start_period) {
-    problems.push(`start_date is required for ${type} rules`);
+    problems.push(`start_date (or the deprecated start_period) is required for ${type} rules`);
+  }
+  if (!startDate && values.start_period && endDate && (parseDateish(endDate) as Date) < (parseDateish(values.start_period) as Date)) {
+    problems.push(`end_date must be on or after start_period (${values.start_period})`);
   }
   if (type === 'custom') {
     const sql = input.sql_query;
     if (sql == null || sql.trim() === '') problems.push('sql_query is required for custom rules');
     else if (sql.length > MAX_SQL_LENGTH) problems.push(`sql_query is too long (maximum is ${MAX_SQL_LENGTH} characters)`);
+    else if (!sql.isWellFormed()) problems.push('sql_query must be valid Unicode text (it contains an unpaired surrogate)');
+    // eslint-disable-next-line no-control-regex -- refusing control characters is the point
+    else if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(sql)) problems.push('sql_query must not contain control characters other than tab and line breaks');
     else {
       const classified = await classifySql(sql);
       if ('error' in classified) problems.push(classified.error);

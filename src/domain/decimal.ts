@@ -41,3 +41,21 @@ export function isNegativeDecimal(decimal: string): boolean {
 export function isZeroDecimal(decimal: string): boolean {
   return /^-?0\.0$/.test(decimal);
 }
+
+/** JSON numbers arrive as binary doubles, which hold 15 significant decimal digits exactly. */
+export const MAX_EXACT_DIGITS = 15;
+const MAX_EXACT_MAGNITUDE = 1e15;
+
+/**
+ * W8: whether a number from a request can be echoed exactly as the client wrote it. A double keeps any decimal of
+ * up to 15 significant digits below 10^15; beyond that the parsed value may already differ from what was sent
+ * (1234567890123456.78 arrives as 1234567890123456.8), so such values are refused rather than altered.
+ */
+export function isExactlyRepresentable(value: number): boolean {
+  if (!Number.isFinite(value) || Math.abs(value) >= MAX_EXACT_MAGNITUDE) return false;
+  const digits = String(Math.abs(value)).replace(/e[+-]?\d+$/i, '').replace('.', '').replace(/^0+/, '');
+  return digits.length <= MAX_EXACT_DIGITS;
+}
+
+export const inexactMessage = (field: string) =>
+  `${field} has more digits than can be kept exactly (at most ${MAX_EXACT_DIGITS} significant digits, below 1000000000000000)`;

@@ -79,9 +79,9 @@ function canonicalHost(host: string): string | null {
   return ascii;
 }
 
-/** YYYY-MM-DD that is a real calendar date, or an ISO-8601 date-time. */
+/** YYYY-MM-DD that is a real calendar date, or an ISO-8601 date-time (at most nanosecond fractions). */
 export function parseDateish(value: string): Date | null {
-  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.exec(value);
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/.exec(value);
   if (!m) return null;
   const date = new Date(value.length === 10 ? `${value}T00:00:00Z` : value);
   if (Number.isNaN(date.getTime())) return null;
