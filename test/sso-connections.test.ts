@@ -185,7 +185,7 @@ for (const dialect of DIALECTS) {
       await account(ctx, 'hijack.example');
     });
 
-    test('type is required and only saml; saml needs saml_metadata_url (400 naming the field, nothing changes)', async (t) => {
+    test('type is required and only saml (on PUT too); saml needs saml_metadata_url (400 naming the field, nothing changes)', async (t) => {
       const ctx = await setup(t, dialect.name);
       const acct = (await account(ctx, 'globex.example')).body.token;
       await refused(ctx, acct, 'POST', { saml_metadata_url: METADATA }, 'type');
@@ -201,6 +201,10 @@ for (const dialect of DIALECTS) {
       assert.equal(ok.status, 201, ok.raw);
       assert.deepEqual((await stored(ctx.store, acct)).connection, { type: 'saml', saml_metadata_url: METADATA, additional_domains: [] });
       await refused(ctx, acct, 'PUT', { saml_metadata_url: 42 }, 'saml_metadata_url');
+      // PUT may repeat the type but never appear to change it (a new user's PUT {"type":"oidc"} used to answer 200).
+      for (const type of ['oidc', 'SAML']) await refused(ctx, acct, 'PUT', { type, saml_metadata_url: 'https://idp.other.example/m.xml' }, 'type must be one of saml');
+      await refused(ctx, acct, 'PUT', { type: 5 }, 'type must be a string');
+      assert.equal((await checked(ctx.app, 'PUT', ssoPath(acct), { token: ctx.token, body: { type: 'saml' } })).status, 200);
     });
 
     test('S2: saml_metadata_url is an absolute https:// URL, never fetched; http:// only with the development flag', async (t) => {

@@ -313,7 +313,8 @@ async function checkStageChange(db: Db, ownerId: number, rule: BillingRuleRow, s
     problems.push(
       `sql_query would move this rule from ${STAGE_NAMES[rule.stage as Stage]} to ${STAGE_NAMES[stage]}, which breaks the ` +
         `execution-group order of managed account ${accountToken}'s billing_rule_tokens (${after.ruleToken} would run after ` +
-        `${before.ruleToken}); reorder that account's billing_rule_tokens first, or keep the statement in the same execution group`,
+        `${before.ruleToken}); take the rule out of that account's billing_rule_tokens, change it, then put it back where its ` +
+        'new execution group runs, or keep the statement in the same execution group',
     );
   }
   if (problems.length > 0) throw errors.invalid(...problems);

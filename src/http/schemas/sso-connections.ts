@@ -31,6 +31,8 @@ export type CreateSsoConnectionBody = Static<typeof CreateSsoConnectionBody>;
 
 export const UpdateSsoConnectionBody = Type.Object(
   {
+    // Not in Vantage's update schema; accepted only as `saml`, so a PUT never appears to switch the type.
+    type: Type.Optional(Type.Unsafe<'saml'>({ type: 'string', enum: ['saml'], description: 'Optional: only saml exists, so the type cannot change.' })),
     saml_metadata_url: Type.Optional(metadataUrl('The SAML metadata URL for the identity provider (absolute https://).')),
     additional_domains: Type.Optional(
       domains(
