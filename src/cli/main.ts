@@ -111,7 +111,12 @@ try {
 } catch (error) {
   const e = error as { code?: string; exitCode?: number; message?: string };
   if (e.code?.startsWith('commander.')) process.exit(e.exitCode ?? 1); // commander already printed it
-  const message = error instanceof DomainError ? error.messages.join('\n') : (e.message ?? String(error));
-  process.stderr.write(`steward: ${message}\n`);
+  const messages =
+    error instanceof DomainError
+      ? error.messages
+      : e.code === 'EADDRINUSE'
+        ? [`${e.message}: another program is using that port; choose another with --port or PORT`]
+        : [e.message ?? String(error)];
+  for (const message of messages) process.stderr.write(`steward: ${message}\n`);
   process.exit(1);
 }
