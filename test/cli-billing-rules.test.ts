@@ -46,7 +46,7 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(jsonOf(otherList), { billing_rules: [] }, "another account's list does not show these rules");
 
       const deleted = jsonOf(await steward(db, 'billing-rules', 'delete', fee.body.token, '--account', msp.token, '--json'));
-      assert.deepEqual(deleted, { deleted: fee.body.token });
+      assert.deepEqual(deleted, { token: fee.body.token, deleted: true });
       assert.equal((await api('GET', `/v2/billing_rules/${fee.body.token}`)).status, 404);
       assert.deepEqual((await api('GET', `/v2/managed_accounts/${account.body.token}`)).body.billing_rule_tokens, [sql.body.token]);
       const human = await steward(db, 'billing-rules', 'delete', sql.body.token, '--account', msp.token);

@@ -199,7 +199,7 @@ for (const dialect of DIALECTS) {
         const [, url, secret, body] = curl as unknown as [string, string, string, string];
         assert.equal(url, `${origin}/v2/managed_accounts`);
         assert.equal(secret, banner[2]);
-        assert.match(out, new RegExp(`Write token[^\\n]*\\n {2}${secret}\\n`));
+        assert.match(out, new RegExp(`Read and write token[^\\n]*\\n {2}${secret}\\n`));
 
         const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' }, body });
         const createdText = await res.text();

@@ -55,7 +55,7 @@ export async function printBanner(
     });
     out(`Created a demo MSP account ${demo.account.token} with integration ${demo.integration.token}`);
     out(`and billing rules ${demo.rules.map((r) => `${r.token} (${r.title})`).join(', ')}.`);
-    out(`\nWrite token (shown once; only its hash is stored):\n  ${demo.token.token}\n`);
+    out(`\nRead and write token (shown once; only its hash is stored):\n  ${demo.token.token}\n`);
     out('Create a managed account with them:');
     out(`  curl -sS -X POST ${origin}/v2/managed_accounts \\`);
     out(`    -H "Authorization: Bearer ${demo.token.token}" -H "Content-Type: application/json" \\`);

@@ -107,13 +107,13 @@ export function registerBillingRuleCommands(program: Command): void {
     .description("Delete a billing rule of an account; it leaves every managed account's list")
     .argument('<bllng_rule_token>', 'the rule')
     .requiredOption('--account <acct_token>', 'owning account')
-    .option('--json', 'print {"deleted": "<token>"} as JSON', false)
+    .option('--json', 'print {"token": …, "deleted": true} as JSON', false)
     .addOption(databaseOption())
     .action(async (token: string, opts: { account: string; json: boolean; database: string }) => {
       await withStore(opts.database, async (store) => {
         const owner = await requireAccount(store.db, opts.account);
         await deleteBillingRule(store.db, owner.id, token).catch(notFoundNamed(token, opts.account));
       });
-      output(opts.json, { deleted: token }, `Deleted billing rule ${token}`);
+      output(opts.json, { token, deleted: true }, `Deleted billing rule ${token}`);
     });
 }
