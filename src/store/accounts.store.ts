@@ -1,6 +1,6 @@
-import { PostgresAdapter, type Insertable, type Kysely } from 'kysely';
+import type { Insertable, Kysely } from 'kysely';
 import type { AccountRow, AccountsTable, Database } from './schema.ts';
-import { inTransaction } from './transaction.ts';
+import { inTransaction, takesRowLocks } from './transaction.ts';
 
 type Db = Kysely<Database>;
 
@@ -39,12 +39,6 @@ export async function findFirstMspAccount(db: Db): Promise<AccountRow | undefine
 }
 
 /**
- * Postgres takes a row lock; SQLite needs none, as every write transaction there already holds the database's
- * write lock (BEGIN IMMEDIATE, see database.ts).
- */
-const rowLocks = (db: Db) => db.getExecutor().adapter instanceof PostgresAdapter;
-
-/**
  * A managed account of this parent. With `lock`, the row stays locked for the rest of the transaction, so
  * concurrent changes to one account (two PUTs, a PUT and a DELETE) run one after the other.
  */
@@ -59,7 +53,7 @@ export async function findManagedAccount(
     .selectAll()
     .where('parent_id', '=', parentId)
     .where('token', '=', token)
-    .$if(Boolean(options.lock) && rowLocks(db), (q) => q.forUpdate())
+    .$if(Boolean(options.lock) && takesRowLocks(db), (q) => q.forUpdate())
     .executeTakeFirst();
 }
 
@@ -70,7 +64,7 @@ export async function lockManagedAccounts(db: Db, parentId: number): Promise<num
     .select('id')
     .where('parent_id', '=', parentId)
     .orderBy('id')
-    .$if(rowLocks(db), (q) => q.forUpdate())
+    .$if(takesRowLocks(db), (q) => q.forUpdate())
     .execute();
   return rows.map((r) => r.id);
 }

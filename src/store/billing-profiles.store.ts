@@ -1,4 +1,4 @@
-import { PostgresAdapter, type Kysely, type Updateable } from 'kysely';
+import type { Kysely, Updateable } from 'kysely';
 import type {
   BankingInformationRow,
   BankingInformationsTable,
@@ -9,6 +9,7 @@ import type {
   Database,
   InvoiceAdjustmentRow,
 } from './schema.ts';
+import { takesRowLocks } from './transaction.ts';
 
 type Db = Kysely<Database>;
 
@@ -25,8 +26,6 @@ export interface ProfileRecords {
   /** How many managed accounts name each profile. */
   managedAccounts: Map<number, number>;
 }
-
-const postgres = (db: Db) => db.getExecutor().adapter instanceof PostgresAdapter;
 
 /** M7: oldest first. */
 export async function listBillingProfiles(
@@ -56,7 +55,7 @@ export async function findBillingProfile(
   token: string,
   options: { lock?: 'update' | 'share' } = {},
 ): Promise<BillingProfileRow | undefined> {
-  const lock = postgres(db) ? options.lock : undefined;
+  const lock = takesRowLocks(db) ? options.lock : undefined;
   return db
     .selectFrom('billing_profiles')
     .selectAll()

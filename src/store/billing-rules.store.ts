@@ -1,10 +1,8 @@
-import { PostgresAdapter, type Kysely, type Updateable } from 'kysely';
+import type { Kysely, Updateable } from 'kysely';
 import type { BillingRuleRow, BillingRulesTable, Database, NewBillingRule } from './schema.ts';
+import { takesRowLocks } from './transaction.ts';
 
 type Db = Kysely<Database>;
-
-/** Postgres takes row locks; on SQLite every write transaction already holds the database's write lock. */
-const rowLocks = (db: Db) => db.getExecutor().adapter instanceof PostgresAdapter;
 
 export async function insertBillingRule(db: Db, ownerId: number, values: Omit<NewBillingRule, 'account_id'>): Promise<BillingRuleRow> {
   return db
@@ -22,7 +20,7 @@ export async function insertBillingRule(db: Db, ownerId: number, values: Omit<Ne
  * before this row, so the two orders never cross.
  */
 export async function lockRuleOwner(db: Db, ownerId: number, mode: 'share' | 'update'): Promise<void> {
-  if (!rowLocks(db)) return;
+  if (!takesRowLocks(db)) return;
   const query = db.selectFrom('accounts').select('id').where('id', '=', ownerId);
   await (mode === 'update' ? query.forUpdate() : query.forShare()).execute();
 }
@@ -41,7 +39,7 @@ export async function findBillingRule(db: Db, ownerId: number, token: string, op
     .selectAll()
     .where('account_id', '=', ownerId)
     .where('token', '=', token)
-    .$if(Boolean(options.lock) && rowLocks(db), (q) => q.forUpdate())
+    .$if(Boolean(options.lock) && takesRowLocks(db), (q) => q.forUpdate())
     .executeTakeFirst();
 }
 

@@ -1,11 +1,8 @@
-import { PostgresAdapter, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database, IntegrationRow, WorkspaceRow } from './schema.ts';
-import { inTransaction } from './transaction.ts';
+import { inTransaction, takesRowLocks } from './transaction.ts';
 
 type Db = Kysely<Database>;
-
-/** Postgres takes a row lock; SQLite needs none (every write transaction holds the database's write lock). */
-const rowLocks = (db: Db) => db.getExecutor().adapter instanceof PostgresAdapter;
 
 
 export interface NewIntegration {
@@ -51,7 +48,7 @@ export async function findIntegrationsByTokens(db: Db, ownerId: number, tokens: 
     .where('account_id', '=', ownerId)
     .where('token', 'in', tokens)
     .orderBy('id')
-    .$if(rowLocks(db), (q) => q.forShare())
+    .$if(takesRowLocks(db), (q) => q.forShare())
     .execute();
 }
 
@@ -62,7 +59,7 @@ export async function findIntegration(db: Db, ownerId: number, token: string, op
     .selectAll()
     .where('account_id', '=', ownerId)
     .where('token', '=', token)
-    .$if(Boolean(options.lock) && rowLocks(db), (q) => q.forUpdate())
+    .$if(Boolean(options.lock) && takesRowLocks(db), (q) => q.forUpdate())
     .executeTakeFirst();
 }
 
@@ -174,7 +171,7 @@ export async function findDelegation(
     .where('a.token', '=', accountToken)
     .where('i.account_id', '=', parentId)
     .where('i.token', '=', integrationToken)
-    .$if(Boolean(options.lock) && rowLocks(db), (q) => q.forUpdate('d'))
+    .$if(Boolean(options.lock) && takesRowLocks(db), (q) => q.forUpdate('d'))
     .executeTakeFirst();
 }
 

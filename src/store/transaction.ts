@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { PostgresAdapter, type Kysely } from 'kysely';
 import type { Database } from './schema.ts';
 
 type Db = Kysely<Database>;
@@ -26,4 +26,12 @@ export async function inTransaction<T>(db: Db, work: (trx: Db) => Promise<T>): P
       await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
     }
   }
+}
+
+/**
+ * Whether SELECT … FOR UPDATE / FOR SHARE means anything here: Postgres takes row locks; SQLite needs none, as
+ * every write transaction there already holds the database's write lock (BEGIN IMMEDIATE, see database.ts).
+ */
+export function takesRowLocks(db: Db): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
 }

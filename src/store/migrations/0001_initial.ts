@@ -1,11 +1,9 @@
 import type { Kysely, Migration } from 'kysely';
 import type { Dialect } from '../database.ts';
+import { idColumn } from './columns.ts';
 
 export function initial(dialect: Dialect): Migration {
-  // SQLite wants INTEGER PRIMARY KEY AUTOINCREMENT; Postgres an identity column (4-byte, so pg returns numbers).
-  const idType = dialect === 'postgres' ? 'serial' : 'integer';
-  const id = <T extends { primaryKey(): T; autoIncrement(): T }>(c: T) =>
-    dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement();
+  const { type: idType, build: id } = idColumn(dialect);
 
   return {
     async up(db: Kysely<unknown>) {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { sql, type Kysely, type Migration } from 'kysely';
 import type { Dialect } from '../database.ts';
+import { idColumn } from './columns.ts';
 
 /**
  * Issue 3: what a managed account refers to. Workspaces (every account has a default one), integration
@@ -8,9 +9,7 @@ import type { Dialect } from '../database.ts';
  * records, and MSP invoicing on accounts. JSON-valued columns are text in both dialects.
  */
 export function references(dialect: Dialect): Migration {
-  const idType = dialect === 'postgres' ? 'serial' : 'integer';
-  const id = <T extends { primaryKey(): T; autoIncrement(): T }>(c: T) =>
-    dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement();
+  const { type: idType, build: id } = idColumn(dialect);
 
   return {
     async up(db: Kysely<unknown>) {
