@@ -1,8 +1,11 @@
+import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
+import type { FastifyInstance } from 'fastify';
+import { call, type Response } from './app.ts';
 
 /** The shared contract, read from ../shared (never copied into the project). */
 export const CONTRACT_PATH = join(dirname(fileURLToPath(import.meta.url)), '../../../shared/contract/vantage-v2-subset.openapi.json');
@@ -69,4 +72,21 @@ export function contractViolations(method: string, path: string, status: number,
     validators.set(key, validate);
   }
   return validate(body) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '(root)'} ${e.message}`);
+}
+
+/**
+ * One call through `call`; when the contract declares the response's status for that operation (it declares no
+ * 401/403 for most), the body must match the contract's schema. Skipped where the contract file is absent.
+ */
+export async function conformingCall(
+  app: FastifyInstance,
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  url: string,
+  options: { token: string; body?: unknown },
+): Promise<Response> {
+  const res = await call(app, method, url, options);
+  if (!contractMissing && contractOperation(method, url.split('?')[0] as string).responses[String(res.status)]) {
+    assert.deepEqual(contractViolations(method, url, res.status, res.body), [], `${method} ${url} → ${res.status} ${res.raw}`);
+  }
+  return res;
 }
