@@ -32,3 +32,9 @@ export function principalOf(request: FastifyRequest): Principal {
   if (!request.principal) throw new Error(`route ${request.routeOptions.url} has no auth config`);
   return request.principal;
 }
+
+/** The MSP a request acts for, as the domain's managed-account and SSO functions take it. */
+export function parentOf(request: FastifyRequest): { id: number; token: string } {
+  const principal = principalOf(request);
+  return { id: principal.accountId, token: principal.accountToken };
+}

@@ -1,10 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import * as managedAccounts from '../../domain/managed-accounts.ts';
 import type { Database } from '../../store/schema.ts';
-import { principalOf } from '../auth.ts';
+import { parentOf } from '../auth.ts';
 import { pageLinks, pageOf } from '../pagination.ts';
 import { ErrorsSchema, PaginationQuery } from '../schemas/common.ts';
 import {
@@ -26,11 +25,6 @@ const Errors = Type.Ref(ErrorsSchema);
 const read = { auth: { scope: 'read', msp: true } } as const;
 const write = { auth: { scope: 'write', msp: true } } as const;
 const security = (scope: 'read' | 'write') => [{ oauth2: [scope] }];
-
-const parentOf = (request: FastifyRequest): managedAccounts.Parent => {
-  const principal = principalOf(request);
-  return { id: principal.accountId, token: principal.accountToken };
-};
 
 /** SPEC §2.3 rows 1–5. */
 export const managedAccountRoutes: FastifyPluginAsyncTypebox<ManagedAccountRouteOptions> = async (app, { db, origin, policy }) => {

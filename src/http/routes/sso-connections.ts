@@ -1,9 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyRequest } from 'fastify';
-import type { Parent } from '../../domain/managed-accounts.ts';
 import * as ssoConnections from '../../domain/sso-connections.ts';
-import { principalOf } from '../auth.ts';
+import { parentOf } from '../auth.ts';
 import { ErrorsSchema } from '../schemas/common.ts';
 import { ManagedAccountParams, ManagedAccountSchema } from '../schemas/managed-accounts.ts';
 import { CreateSsoConnectionBody, UpdateSsoConnectionBody } from '../schemas/sso-connections.ts';
@@ -14,11 +12,6 @@ const Errors = Type.Ref(ErrorsSchema);
 const write = { auth: { scope: 'write', msp: true } } as const;
 const security = [{ oauth2: ['write'] }];
 const path = '/managed_accounts/:managed_account_token/sso_connection';
-
-const parentOf = (request: FastifyRequest): Parent => {
-  const principal = principalOf(request);
-  return { id: principal.accountId, token: principal.accountToken };
-};
 
 /** SPEC §2.3 rows 6–8 and §3; DECISIONS S1–S3. Every success answers with the managed account (no SSO fields). */
 export const ssoConnectionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { db, config }) => {
