@@ -30,6 +30,30 @@ for (const dialect of DIALECTS) {
       }
     });
 
+    test('delegating an integration while it is deleted: 200/201 or the unknown-token 400, never a 500 or a dangling delegation', async (t) => {
+      const { app, db } = await testApp(t, dialect.name);
+      const msp = await seedMsp(db.store);
+      const accounts: string[] = [];
+      for (let i = 0; i < 8; i++) accounts.push((await call(app, 'POST', '/v2/managed_accounts', { token: msp.token, body: { name: `Target ${i}`, contact_email: uniqueEmail() } })).body.token);
+      for (let round = 0; round < 12; round++) {
+        const made = await call(app, 'POST', '/v2/integrations/custom_provider', { token: msp.token, body: { name: `Doomed ${round}` } });
+        assert.equal(made.status, 201, made.raw);
+        const doomed = made.body.token as string;
+        const writes = [
+          ...accounts.map((a) => call(app, 'PUT', `/v2/managed_accounts/${a}`, { token: msp.token, body: { access_credential_tokens: [doomed] } })),
+          call(app, 'POST', '/v2/managed_accounts', { token: msp.token, body: { name: `New ${round}`, contact_email: uniqueEmail(), access_credential_tokens: [doomed] } }),
+        ];
+        const [deleted, ...results] = await Promise.all([call(app, 'DELETE', `/v2/integrations/${doomed}`, { token: msp.token }), ...writes]);
+        assert.equal(deleted.status, 204, deleted.raw);
+        for (const res of results) {
+          assert.ok([200, 201, 400].includes(res.status), `${res.status} ${res.raw}`);
+          if (res.status === 400) assert.deepEqual(res.body.errors, [`access_credential_tokens contains ${doomed}, which is not one of your integrations`]);
+        }
+        const list = (await call(app, 'GET', '/v2/managed_accounts?limit=1000', { token: msp.token })).body.managed_accounts;
+        for (const account of list) assert.ok(!account.access_credential_tokens.includes(doomed), `${account.token} still lists the deleted integration`);
+      }
+    });
+
     test('PUTs racing a DELETE get 200 or 404, never a 500, and the account ends deleted', async (t) => {
       const { app, db } = await testApp(t, dialect.name);
       const msp = await seedMsp(db.store);
