@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -132,19 +133,23 @@ for (const dialect of DIALECTS) {
       const rule = (...extra: string[]) => steward(db, 'billing-rules', 'create', '--account', account.token, '--title', 'T', '--json', ...extra);
 
       // Each CLI run costs a couple of seconds of start-up, so only distinct code paths are run.
-      const [customSelect, chargeNoAmount, tokenGhost, integrationGhost, adminScope, missingName] = await Promise.all([
+      const [customSelect, chargeNoAmount, tokenGhost, integrationGhost, adminScope, missingName, gcpBare] = await Promise.all([
         rule('--type', 'custom', '--sql-query', 'SELECT 1'),
         rule('--type', 'charge', '--service', 'MSP', '--start-date', '2024-05-01'),
         steward(db, 'tokens', 'create', '--account', ghost, '--json'),
         steward(db, 'integrations', 'create', '--account', ghost, '--provider', 'aws', '--account-identifier', '1', '--json'),
         steward(db, 'tokens', 'create', '--account', account.token, '--scopes', 'admin', '--json'),
         steward(db, 'accounts', 'create', '--msp', '--json'),
+        steward(db, 'integrations', 'create', '--account', account.token, '--provider', 'gcp', '--billing-account-id', 'B-1', '--json'),
       ]);
       assertFails(customSelect, /steward: .*sql_query/);
       assertFails(chargeNoAmount, /steward: .*amount/);
       for (const run of [tokenGhost, integrationGhost]) assertFails(run, /steward: .*acct_0000000000000000/);
       assertFails(adminScope, /steward: .*scopes/);
       assertFails(missingName, /--name/); // commander's own error path
+      // Several problems: one `steward:` line each.
+      assertFails(gcpBare, /project_id/);
+      assert.deepEqual(gcpBare.stderr.trimEnd().split('\n'), ['steward: project_id is required', 'steward: dataset_name is required']);
 
       // Nothing was written by any of them.
       assert.equal((await db.store.db.selectFrom('billing_rules').selectAll().execute()).length, 0);
@@ -155,6 +160,16 @@ for (const dialect of DIALECTS) {
 
     // `npm start` runs on the embedded default, so the demo is exercised on SQLite only.
     if (dialect.name === 'sqlite') {
+      test('serve on a port another program holds exits 1 and says how to pick another', async (t) => {
+        const blocker = createServer();
+        await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+        t.after(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+        const port = (blocker.address() as AddressInfo).port;
+        const { db } = await databaseAndApp(t, dialect.name);
+        const run = await steward(db, 'serve', '--port', String(port), '--host', '127.0.0.1');
+        assertFails(run, new RegExp(`^steward: listen EADDRINUSE: address already in use 127\\.0\\.0\\.1:${port}: another program is using that port; choose another with --port or PORT\\n$`));
+      });
+
       test('serve without --demo on an empty database says how to make an MSP and a token, and shows both addresses', async (t) => {
         const dir = mkdtempSync(join(tmpdir(), 'steward-plain-'));
         const path = join(dir, 'steward.sqlite');
