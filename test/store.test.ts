@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { Migrator, sql, type Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { initial } from '../src/store/migrations/0001_initial.ts';
 import {
   claimDomain,
@@ -20,7 +20,7 @@ import {
   replaceRuleAssignments,
 } from '../src/store/accounts.store.ts';
 import { findBillingRulesByTokens, insertBillingRule } from '../src/store/billing-rules.store.ts';
-import { dropPgSchema, migrate, openStore, type Store } from '../src/store/database.ts';
+import { dropPgSchema, migrate, migratorFor, openStore, type Store } from '../src/store/database.ts';
 import { uniqueViolation } from '../src/store/errors.ts';
 import { inTransaction } from '../src/store/transaction.ts';
 import { findIntegrationsByTokens, insertIntegration } from '../src/store/integrations.store.ts';
@@ -131,7 +131,7 @@ for (const dialect of DIALECTS) {
           rmSync(dir, { recursive: true, force: true });
         });
       }
-      const only0001 = new Migrator({ db: store.db, provider: { getMigrations: async () => ({ '0001_initial': initial(store.dialect) }) } });
+      const only0001 = await migratorFor(store, { '0001_initial': initial(store.dialect) });
       assert.equal((await only0001.migrateToLatest()).error, undefined);
       const db = store.db as unknown as Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- the 0001 schema
       const [a, b] = [`acct_${hex()}`, `acct_${hex()}`];

@@ -112,14 +112,21 @@ const migrationsFor = (dialect: Dialect): Record<string, Migration> => ({
   '0002_references': references(dialect),
 });
 
-/** Runs pending migrations under a lock (a Postgres advisory lock; SQLite's write lock), so concurrent starts migrate once. */
-export async function migrate(store: Store): Promise<void> {
-  const provider: MigrationProvider = { getMigrations: async () => migrationsFor(store.dialect) };
-  // Kysely looks for its migration tables in every schema unless told which one: with another Steward (or a test)
-  // in a neighbouring schema of the same database it would find theirs and skip creating ours.
+/**
+ * Kysely's Migrator for this store, running `migrations` (default: all of Steward's). On Postgres it is pinned to
+ * the connection's current schema: Kysely otherwise looks for its tables in every schema, so another Steward (or a
+ * test) in a neighbouring schema of the same database would make it skip creating its own.
+ */
+export async function migratorFor(store: Store, migrations: Record<string, Migration> = migrationsFor(store.dialect)): Promise<Migrator> {
+  const provider: MigrationProvider = { getMigrations: async () => migrations };
   const migrationTableSchema =
     store.dialect === 'postgres' ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(store.db)).rows[0]?.schema : undefined;
-  const { error } = await new Migrator({ db: store.db, provider, ...(migrationTableSchema ? { migrationTableSchema } : {}) }).migrateToLatest();
+  return new Migrator({ db: store.db, provider, ...(migrationTableSchema ? { migrationTableSchema } : {}) });
+}
+
+/** Runs pending migrations under a lock (a Postgres advisory lock; SQLite's write lock), so concurrent starts migrate once. */
+export async function migrate(store: Store): Promise<void> {
+  const { error } = await (await migratorFor(store)).migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
 }
 
