@@ -9,6 +9,11 @@ import { publicOrigin, secretBoxFor, type Config } from './config.ts';
 import { errors } from './domain/errors.ts';
 import { registerAuth } from './http/auth.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
+import { registerHardening } from './http/hardening.ts';
+import { registerIdempotency } from './http/idempotency.ts';
+import { registerRateLimit } from './http/rate-limit.ts';
+import { auditLogRoutes } from './http/routes/audit-logs.ts';
+import { oauthRoutes } from './http/routes/oauth.ts';
 import { billingProfileRoutes } from './http/routes/billing-profiles.ts';
 import { billingRuleRoutes } from './http/routes/billing-rules.ts';
 import type { RouteDeps } from './http/routes/deps.ts';
@@ -97,6 +102,7 @@ export async function buildApp({ config, store, secrets = secretBoxFor(config) }
   });
 
   registerErrorHandling(app, config.bodyLimitBytes);
+  await registerHardening(app);
 
   // M8: page and limit are whole decimal numbers. Ajv's coercion would also take 0x10, 1e3 or Infinity.
   app.addHook('preValidation', async (request) => {
@@ -132,7 +138,11 @@ export async function buildApp({ config, store, secrets = secretBoxFor(config) }
   });
   for (const schema of [ErrorsSchema, LinksSchema, ManagedAccountSchema, ManagedAccountsSchema]) app.addSchema(schema);
 
+  // onRequest order: rate limit (R3: a throttled request does nothing, not even a token lookup), then auth.
+  await registerRateLimit(app, config);
   registerAuth(app, store.db);
+  // preHandler, after auth and validation: R2 replays and claims keys only for requests that would run.
+  registerIdempotency(app, store.db);
 
   const origin = () => {
     const address = app.server.address() as AddressInfo | null;
@@ -151,5 +161,7 @@ export async function buildApp({ config, store, secrets = secretBoxFor(config) }
   await app.register(integrationRoutes, { prefix: '/v2', ...deps });
   await app.register(billingProfileRoutes, { prefix: '/v2', ...deps });
   await app.register(meRoutes, { prefix: '/v2', ...deps });
+  await app.register(auditLogRoutes, { prefix: '/v2', ...deps });
+  await app.register(oauthRoutes, deps);
   return app;
 }

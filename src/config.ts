@@ -25,6 +25,13 @@ export const ConfigSchema = Type.Object({
   encryptionKey: Type.Optional(Type.String({ minLength: 1 })),
   /** S2: accept http:// SAML metadata URLs (development only). */
   allowHttpSamlMetadata: Type.Boolean({ default: false }),
+  /** R3: requests per token per window; 0 turns rate limiting off. Generous by default for self-hosting. */
+  rateLimitMax: Type.Integer({ minimum: 0, default: 6000 }),
+  rateLimitWindowSeconds: Type.Integer({ minimum: 1, maximum: 86400, default: 60 }),
+  /** When set, rate-limit counters live in Redis, shared by every Steward process; otherwise in memory. */
+  redisUrl: Type.Optional(Type.String({ minLength: 1 })),
+  /** A6: lifetime of access tokens issued by POST /oauth/token. */
+  oauthTokenTtlSeconds: Type.Integer({ minimum: 1, maximum: 30 * 86400, default: 3600 }),
 });
 export type Config = Static<typeof ConfigSchema>;
 

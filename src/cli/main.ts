@@ -34,6 +34,10 @@ program
       allowedContactDomains: env.ALLOWED_CONTACT_DOMAINS?.split(',').map((d) => d.trim()).filter(Boolean),
       encryptionKey: env.STEWARD_ENCRYPTION_KEY,
       allowHttpSamlMetadata: env.STEWARD_ALLOW_HTTP_SAML_METADATA,
+      rateLimitMax: env.STEWARD_RATE_LIMIT_MAX,
+      rateLimitWindowSeconds: env.STEWARD_RATE_LIMIT_WINDOW_SECONDS,
+      redisUrl: env.REDIS_URL,
+      oauthTokenTtlSeconds: env.STEWARD_OAUTH_TOKEN_TTL_SECONDS,
     });
     let demo: Awaited<ReturnType<typeof seedDemoIfEmpty>> = null;
     const server = await startServer(config, async (store) => {

@@ -14,6 +14,10 @@ export interface Principal {
   isMsp: boolean;
   scopes: ReadonlySet<Scope>;
   tokenId: number;
+  /** The token's description, as given when it was made (audit records name it). */
+  tokenDescription: string | null;
+  /** The OAuth client the token was issued to, or null for a CLI-made token. */
+  oauthClientId: string | null;
 }
 
 /** A3: every way a credential can be wrong ends in a 401 that says which, with a WWW-Authenticate header. */
@@ -32,6 +36,8 @@ export async function authenticate(db: Kysely<Database>, authorization: string |
     isMsp: found.account.is_msp === 1,
     scopes: new Set(found.token.scopes.split(',').filter((s): s is Scope => (SCOPES as readonly string[]).includes(s))),
     tokenId: found.token.id,
+    tokenDescription: found.token.description,
+    oauthClientId: found.oauthClientId,
   };
 }
 

@@ -18,6 +18,8 @@ export async function insertApiToken(
 export interface TokenWithAccount {
   token: ApiTokenRow;
   account: Pick<AccountRow, 'id' | 'token' | 'is_msp'>;
+  /** The public client_id of the OAuth client that was issued this token, if any. */
+  oauthClientId: string | null;
 }
 
 /** One query per request: the token by its hash, with the account it acts for. */
@@ -25,13 +27,14 @@ export async function findTokenByHash(db: Db, tokenHash: string): Promise<TokenW
   const row = await db
     .selectFrom('api_tokens as t')
     .innerJoin('accounts as a', 'a.id', 't.account_id')
+    .leftJoin('oauth_clients as c', 'c.id', 't.oauth_client_id')
     .selectAll('t')
-    .select(['a.token as account_token', 'a.is_msp as account_is_msp'])
+    .select(['a.token as account_token', 'a.is_msp as account_is_msp', 'c.client_id as client_id'])
     .where('t.token_hash', '=', tokenHash)
     .executeTakeFirst();
   if (!row) return undefined;
-  const { account_token, account_is_msp, ...token } = row;
-  return { token, account: { id: token.account_id, token: account_token, is_msp: account_is_msp } };
+  const { account_token, account_is_msp, client_id, ...token } = row;
+  return { token, account: { id: token.account_id, token: account_token, is_msp: account_is_msp }, oauthClientId: client_id };
 }
 
 export async function revokeTokenByHash(db: Db, tokenHash: string, at: string): Promise<boolean> {

@@ -20,6 +20,7 @@ import {
 import pg from 'pg';
 import { references } from './migrations/0002_references.ts';
 import { initial } from './migrations/0001_initial.ts';
+import { trust } from './migrations/0003_trust.ts';
 import type { Database } from './schema.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -110,6 +111,7 @@ export async function openStore(databaseUrl: string, options: OpenOptions = {}):
 const migrationsFor = (dialect: Dialect): Record<string, Migration> => ({
   '0001_initial': initial(dialect),
   '0002_references': references(dialect),
+  '0003_trust': trust(dialect),
 });
 
 /**

@@ -170,6 +170,57 @@ export interface ApiTokensTable {
   created_at: string;
   expires_at: string | null;
   revoked_at: string | null;
+  /** Set for tokens issued by POST /oauth/token. */
+  oauth_client_id: number | null;
+  /** Updated at most once a minute per token. */
+  last_used_at: string | null;
+}
+
+export interface OauthClientsTable {
+  id: Generated<number>;
+  /** Public identifier, `stw_client_` + hex. */
+  client_id: string;
+  /** scrypt hash of the client secret; the secret itself is never stored. */
+  secret_hash: string;
+  account_id: number;
+  scopes: string;
+  description: string | null;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+export interface AuditLogsTable {
+  id: Generated<number>;
+  token: string;
+  /** The account whose change this records (the caller's account); audit logs are scoped by it. */
+  account_id: number;
+  object_type: string;
+  object_token: string | null;
+  object_title: string | null;
+  event: 'record_created' | 'record_updated' | 'record_destroyed';
+  source: string;
+  actor_token_id: number | null;
+  actor_name: string | null;
+  actor_oauth_client_id: string | null;
+  /** JSON {field: [old, new]}. */
+  changed_values: string;
+  /** JSON {field: value}. */
+  unchanged_values: string;
+  created_at: string;
+}
+
+export interface IdempotencyKeysTable {
+  id: Generated<number>;
+  api_token_id: number;
+  key: string;
+  /** SHA-256 of method, path and body. */
+  request_hash: string;
+  /** null while the first request is still running. */
+  status: number | null;
+  response_body: string | null;
+  /** JSON object of the response headers worth replaying (content-type). */
+  response_headers: string | null;
+  created_at: string;
 }
 
 export interface StewardMetaTable {
@@ -194,6 +245,9 @@ export interface Database {
   banking_informations: BankingInformationsTable;
   invoice_adjustments: InvoiceAdjustmentsTable;
   steward_meta: StewardMetaTable;
+  oauth_clients: OauthClientsTable;
+  audit_logs: AuditLogsTable;
+  idempotency_keys: IdempotencyKeysTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
@@ -208,3 +262,6 @@ export type BillingInformationRow = Selectable<BillingInformationsTable>;
 export type BusinessInformationRow = Selectable<BusinessInformationsTable>;
 export type BankingInformationRow = Selectable<BankingInformationsTable>;
 export type InvoiceAdjustmentRow = Selectable<InvoiceAdjustmentsTable>;
+export type OauthClientRow = Selectable<OauthClientsTable>;
+export type AuditLogRow = Selectable<AuditLogsTable>;
+export type IdempotencyKeyRow = Selectable<IdempotencyKeysTable>;
