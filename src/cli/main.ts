@@ -1,11 +1,13 @@
 import { Command, Option } from 'commander';
 import { describeDatabase, parseConfig, type Config } from '../config.ts';
-import { createAccount, createApiToken, revokeApiToken, setAccountInvoicing } from '../domain/accounts.ts';
+import { createAccount, setAccountInvoicing } from '../domain/accounts.ts';
 import { DomainError } from '../domain/errors.ts';
 import { startServer } from '../server.ts';
 import { registerBillingProfileCommands } from './commands/billing-profiles.ts';
 import { registerBillingRuleCommands } from './commands/billing-rules.ts';
 import { registerIntegrationCommands } from './commands/integrations.ts';
+import { registerOauthClientCommands } from './commands/oauth-clients.ts';
+import { registerTokenCommands } from './commands/tokens.ts';
 import { printBanner, seedDemoIfEmpty } from './demo.ts';
 import { databaseOption, output, withStore } from './shared.ts';
 
@@ -81,31 +83,8 @@ accounts
     output(opts.json, account, `MSP invoicing is ${account.msp_invoicing ? 'on' : 'off'} for ${account.token} (${account.name})`);
   });
 
-const tokens = program.command('tokens').description('API bearer tokens');
-tokens
-  .command('create')
-  .description('Create a bearer token; the secret is printed once and stored only as a hash')
-  .requiredOption('--account <acct_token>', 'account the token acts for')
-  .option('--scopes <scopes>', 'comma-separated: read,write', 'read,write')
-  .option('--description <text>', 'what the token is for')
-  .option('--json', 'print the token as JSON', false)
-  .addOption(databaseOption())
-  .action(async (opts: { account: string; scopes: string; description?: string; json: boolean; database: string }) => {
-    const created = await withStore(opts.database, (store) =>
-      createApiToken(store.db, { accountToken: opts.account, scopes: opts.scopes, description: opts.description ?? null }),
-    );
-    output(opts.json, created, `${created.token}\n(scopes ${created.scopes.join(',')}; shown once, store it now)`);
-  });
-tokens
-  .command('revoke')
-  .description('Revoke a bearer token')
-  .argument('<vntg_token>', 'the token secret')
-  .addOption(databaseOption())
-  .action(async (secret: string, opts: { database: string }) => {
-    await withStore(opts.database, (store) => revokeApiToken(store.db, secret));
-    process.stdout.write('Revoked\n');
-  });
-
+registerTokenCommands(program);
+registerOauthClientCommands(program);
 registerIntegrationCommands(program);
 registerBillingRuleCommands(program);
 registerBillingProfileCommands(program);

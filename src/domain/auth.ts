@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
-import { findTokenByHash } from '../store/api-tokens.store.ts';
-import type { Database } from '../store/schema.ts';
+import { findTokenByHash, touchApiToken } from '../store/api-tokens.store.ts';
+import type { ApiTokenRow, Database } from '../store/schema.ts';
 import { errors } from './errors.ts';
 import { API_TOKEN_PATTERN, hashApiToken, nowIso } from './tokens.ts';
 
@@ -29,7 +29,9 @@ export async function authenticate(db: Kysely<Database>, authorization: string |
   if (!API_TOKEN_PATTERN.test(secret)) throw errors.invalidToken();
   const found = await findTokenByHash(db, hashApiToken(secret));
   if (!found || found.token.revoked_at !== null) throw errors.invalidToken();
-  if (found.token.expires_at !== null && found.token.expires_at <= nowIso()) throw errors.invalidToken();
+  const now = nowIso();
+  if (found.token.expires_at !== null && found.token.expires_at <= now) throw errors.invalidToken();
+  await recordUse(db, found.token, now);
   return {
     accountId: found.account.id,
     accountToken: found.account.token,
@@ -39,6 +41,15 @@ export async function authenticate(db: Kysely<Database>, authorization: string |
     tokenDescription: found.token.description,
     oauthClientId: found.oauthClientId,
   };
+}
+
+/** How often a token's last_used_at is written at most: reads stay reads, a busy token costs one UPDATE a minute. */
+const LAST_USE_RESOLUTION_MS = 60_000;
+
+async function recordUse(db: Kysely<Database>, token: ApiTokenRow, now: string): Promise<void> {
+  const staleBefore = new Date(Date.parse(now) - LAST_USE_RESOLUTION_MS).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  if (token.last_used_at !== null && token.last_used_at > staleBefore) return;
+  await touchApiToken(db, token.account_id, token.id, now, staleBefore);
 }
 
 /** A2/A4: GET needs read, writes need write; MSP-only resources refuse other accounts with Vantage's text. */

@@ -6,7 +6,15 @@ type Db = Kysely<Database>;
 export async function insertApiToken(
   db: Db,
   ownerId: number,
-  values: { token_hash: string; scopes: string; description: string | null; created_at: string; expires_at: string | null },
+  values: {
+    token_hash: string;
+    scopes: string;
+    description: string | null;
+    created_at: string;
+    expires_at: string | null;
+    /** The oauth_clients row id, for tokens issued by POST /oauth/token. */
+    oauth_client_id?: number | null;
+  },
 ): Promise<ApiTokenRow> {
   return db
     .insertInto('api_tokens')
@@ -50,4 +58,67 @@ export async function revokeTokenByHash(db: Db, tokenHash: string, at: string): 
 /** The API token a request authenticated with (GET /v2/me), scoped by owner like every store function. */
 export async function findOwnApiToken(db: Db, accountId: number, tokenId: number): Promise<ApiTokenRow | undefined> {
   return db.selectFrom('api_tokens').selectAll().where('account_id', '=', accountId).where('id', '=', tokenId).executeTakeFirst();
+}
+
+/** A token by its hash, only when it belongs to this account and was issued to this OAuth client. */
+export async function findClientTokenByHash(db: Db, ownerId: number, clientRowId: number, tokenHash: string): Promise<ApiTokenRow | undefined> {
+  return db
+    .selectFrom('api_tokens')
+    .selectAll()
+    .where('account_id', '=', ownerId)
+    .where('oauth_client_id', '=', clientRowId)
+    .where('token_hash', '=', tokenHash)
+    .executeTakeFirst();
+}
+
+/** RFC 7009: revokes a token only when this account's OAuth client was issued it; false otherwise. */
+export async function revokeClientTokenByHash(db: Db, ownerId: number, clientRowId: number, tokenHash: string, at: string): Promise<boolean> {
+  const result = await db
+    .updateTable('api_tokens')
+    .set({ revoked_at: at })
+    .where('account_id', '=', ownerId)
+    .where('oauth_client_id', '=', clientRowId)
+    .where('token_hash', '=', tokenHash)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** A token row with the public client_id of the OAuth client it was issued to (null for CLI-made tokens). */
+export type ApiTokenListing = Omit<ApiTokenRow, 'token_hash'> & { client_id: string | null };
+
+/** An account's tokens, oldest first; the hash is not selected. */
+export async function listApiTokens(db: Db, ownerId: number): Promise<ApiTokenListing[]> {
+  return db
+    .selectFrom('api_tokens as t')
+    .leftJoin('oauth_clients as c', 'c.id', 't.oauth_client_id')
+    .select([
+      't.id',
+      't.account_id',
+      't.scopes',
+      't.description',
+      't.created_at',
+      't.expires_at',
+      't.revoked_at',
+      't.oauth_client_id',
+      't.last_used_at',
+      'c.client_id',
+    ])
+    .where('t.account_id', '=', ownerId)
+    .orderBy('t.id')
+    .execute();
+}
+
+/**
+ * Records a use of the token at `at`, unless one was recorded after `staleBefore` (so concurrent requests write it
+ * at most once a minute between them).
+ */
+export async function touchApiToken(db: Db, ownerId: number, tokenId: number, at: string, staleBefore: string): Promise<void> {
+  await db
+    .updateTable('api_tokens')
+    .set({ last_used_at: at })
+    .where('account_id', '=', ownerId)
+    .where('id', '=', tokenId)
+    .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<=', staleBefore)]))
+    .execute();
 }
