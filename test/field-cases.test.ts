@@ -225,5 +225,50 @@ for (const dialect of DIALECTS) {
       // The remaining rule is still there, unassigned.
       assert.equal((await call(ctx.app, 'GET', `/v2/billing_rules/${r2}`, { token: msp.token })).status, 200);
     });
+
+    test('C10: a create retried with the same Idempotency-Key replays the 201 and makes one account', async (t) => {
+      const ctx = await testApp(t, dialect.name);
+      const msp = await seedMsp(ctx.db.store);
+      const send = () =>
+        call(ctx.app, 'POST', '/v2/managed_accounts', {
+          token: msp.token,
+          body: { name: 'Stark Logistics', contact_email: 'stark-admin@example.com' },
+          headers: { 'Idempotency-Key': '3f6e2c1a-retry-test' },
+        });
+      const first = await send();
+      assert.equal(first.status, 201, first.raw);
+      const second = await send();
+      assert.equal(second.status, 201, second.raw);
+      assert.equal(second.body.token, first.body.token);
+      assert.equal(second.raw, first.raw);
+      const stark = (await list(ctx, msp)).body.managed_accounts.filter((a: { contact_email: string }) => a.contact_email === 'stark-admin@example.com');
+      assert.equal(stark.length, 1);
+      assert.equal(stark[0].token, first.body.token);
+    });
+
+    test('C17: 20 rapid creates at 5 req/s: 429s with Retry-After and errors, and the list holds exactly the 201s', async (t) => {
+      const ctx = await testApp(t, dialect.name, { rateLimitMax: 5, rateLimitWindowSeconds: 1 });
+      const msp = await seedMsp(ctx.db.store);
+      const numbers = Array.from({ length: 20 }, (_, i) => String(i + 1).padStart(2, '0'));
+      const results = await Promise.all(numbers.map((n) => create(ctx, msp, { name: `Burst ${n}`, contact_email: `burst${n}-admin@example.com` })));
+      const throttled = results.filter((r) => r.status === 429);
+      const created = results.filter((r) => r.status === 201);
+      assert.equal(throttled.length + created.length, 20, results.map((r) => `${r.status} ${r.raw}`).join('\n'));
+      assert.ok(throttled.length >= 1, 'at least one 429');
+      t.diagnostic(`${created.length} × 201, ${throttled.length} × 429`);
+      for (const res of throttled) {
+        assert.match(String(res.headers['retry-after']), /^[1-9][0-9]*$/, 'Retry-After is an integer ≥ 1');
+        assert.ok(Array.isArray(res.body.errors) && res.body.errors.length > 0);
+        assert.match(res.body.errors[0], /Rate limit exceeded/);
+      }
+      // Listed with the read-only token, which has a bucket of its own.
+      const listed = await call(ctx.app, 'GET', '/v2/managed_accounts?limit=1000', { token: msp.readOnly });
+      assert.equal(listed.status, 200);
+      assert.equal(listed.body.managed_accounts.length, created.length);
+      assert.deepEqual(
+        listed.body.managed_accounts.map((a: { token: string }) => a.token).sort(),
+        created.map((r) => r.body.token).sort(),
+      );
+    });
   });
 }

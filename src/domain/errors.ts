@@ -4,7 +4,7 @@
  */
 export class DomainError extends Error {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 413 | 415 | 429 | 500,
+    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 429 | 500,
     readonly messages: string[],
     readonly headers: Record<string, string> = {},
   ) {
@@ -42,6 +42,33 @@ export const errors = {
     new DomainError(415, [`Content-Type ${got} is not supported; send application/json`]),
 
   bodyTooLarge: (limitBytes: number) => new DomainError(413, [`request body is too large (maximum is ${limitBytes} bytes)`]),
+
+  /** R2: an Idempotency-Key header that is not 1–255 visible ASCII characters. */
+  invalidIdempotencyKey: () =>
+    new DomainError(400, ['Idempotency-Key must be 1 to 255 visible ASCII characters (letters, digits, punctuation; no spaces)']),
+
+  /** R2: the key was first used for another request (method, URL or body differ); nothing was run. */
+  idempotencyKeyReused: (key: string) =>
+    new DomainError(400, [
+      `Idempotency-Key ${JSON.stringify(key)} was already used with a different request (method, URL or body) in the last 24 hours; use a new key for a new request`,
+    ]),
+
+  /** R2: the first request with this key has not finished yet; a retry later gets its response. */
+  idempotencyInProgress: () => new DomainError(409, ['A request with this Idempotency-Key is still in progress; retry later']),
+
+  /** R3: over the limit; the request did nothing. `headers` carries Retry-After and the x-rate-limit-* headers. */
+  rateLimited: (
+    limit: { max: number; windowSeconds: number; per: 'token' | 'client address' },
+    retryAfterSeconds: number,
+    headers: Record<string, string>,
+  ) =>
+    new DomainError(
+      429,
+      [
+        `Rate limit exceeded: ${limit.max} requests per ${limit.windowSeconds} seconds for this ${limit.per}; retry after ${retryAfterSeconds} seconds`,
+      ],
+      headers,
+    ),
 
   internal: (requestId: string) => new DomainError(500, [`Internal server error (request id ${requestId})`]),
 };

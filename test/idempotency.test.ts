@@ -1,0 +1,231 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { sql } from 'kysely';
+import { createApiToken } from '../src/domain/accounts.ts';
+import type { Store } from '../src/store/database.ts';
+import { call, DIALECTS, seedMsp, testApp, uniqueEmail, type Response, type TestApp } from './helpers/app.ts';
+
+const KEY = 'Idempotency-Key';
+
+/** W9 timestamp `seconds` ago, as the idempotency_keys rows store them. */
+const isoAgo = (seconds: number) => new Date(Date.now() - seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+const keyRows = (store: Store) => store.db.selectFrom('idempotency_keys').selectAll().orderBy('id').execute();
+
+/** Makes every INSERT into accounts fail inside the database, as a broken disk or a lost connection would. */
+async function breakAccountInserts(store: Store): Promise<() => Promise<void>> {
+  if (store.dialect === 'sqlite') {
+    await sql`CREATE TRIGGER refuse_accounts BEFORE INSERT ON accounts BEGIN SELECT RAISE(ABORT, 'injected failure'); END`.execute(store.db);
+    return async () => void (await sql`DROP TRIGGER refuse_accounts`.execute(store.db));
+  }
+  await sql`CREATE FUNCTION refuse_accounts() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql`.execute(store.db);
+  await sql`CREATE TRIGGER refuse_accounts BEFORE INSERT ON accounts FOR EACH ROW EXECUTE FUNCTION refuse_accounts()`.execute(store.db);
+  return async () => void (await sql`DROP TRIGGER refuse_accounts ON accounts`.execute(store.db));
+}
+
+function assertReplayOf(replay: Response, first: Response): void {
+  assert.equal(replay.status, first.status);
+  assert.equal(replay.raw, first.raw, 'byte-identical body');
+  assert.equal(replay.headers['content-type'], first.headers['content-type']);
+  assert.equal(replay.headers['idempotent-replayed'], 'true');
+  assert.equal(first.headers['idempotent-replayed'], undefined);
+}
+
+for (const dialect of DIALECTS) {
+  describe(`Idempotency-Key [${dialect.name}]`, { skip: dialect.skip }, () => {
+    const post = (ctx: TestApp, token: string, body: unknown, key?: string) =>
+      call(ctx.app, 'POST', '/v2/managed_accounts', { token, body, headers: key === undefined ? {} : { [KEY]: key } });
+    const names = async (ctx: TestApp, token: string) =>
+      (await call(ctx.app, 'GET', '/v2/managed_accounts?limit=1000', { token })).body.managed_accounts.map((a: { name: string }) => a.name);
+
+    test('a retried POST replays the first response byte for byte and creates nothing more', async (t) => {
+      const ctx = await testApp(t, dialect.name);
+      const msp = await seedMsp(ctx.db.store);
+      const body = { name: 'Retry Co', contact_email: uniqueEmail() };
+      const first = await post(ctx, msp.token, body, 'order-42');
+      assert.equal(first.status, 201, first.raw);
+      const second = await post(ctx, msp.token, body, 'order-42');
+      assertReplayOf(second, first);
+      // Key order in the body is not part of the request's meaning.
+      const reordered = await post(ctx, msp.token, { contact_email: body.contact_email, name: body.name }, 'order-42');
+      assertReplayOf(reordered, first);
+      assert.deepEqual(await names(ctx, msp.token), ['Retry Co']);
+      const [row] = await keyRows(ctx.db.store);
+      assert.equal(row?.status, 201);
+      assert.equal(row?.response_body, first.raw);
+    });
+
+    test('the same key with another body, URL or method is a 400 naming Idempotency-Key, and runs nothing', async (t) => {
+      const ctx = await testApp(t, dialect.name);
+      const msp = await seedMsp(ctx.db.store);
+      const first = await post(ctx, msp.token, { name: 'Original', contact_email: uniqueEmail() }, 'reused');
+      assert.equal(first.status, 201);
+      const other = await post(ctx, msp.token, { name: 'Different', contact_email: uniqueEmail() }, 'reused');
+      assert.equal(other.status, 400);
+      assert.deepEqual(other.body.errors, [
+        'Idempotency-Key "reused" was already used with a different request (method, URL or body) in the last 24 hours; use a new key for a new request',
+      ]);
+      const otherRoute = await call(ctx.app, 'PUT', `/v2/managed_accounts/${first.body.token}`, { token: msp.token, body: { name: 'Renamed' }, headers: { [KEY]: 'reused' } });
+      assert.equal(otherRoute.status, 400);
+      assert.match(otherRoute.body.errors[0], /Idempotency-Key/);
+      assert.deepEqual(await names(ctx, msp.token), ['Original']);
+    });
+
+    test('keys belong to one API token: another token with the same key runs its own request', async (t) => {
+      const ctx = await testApp(t, dialect.name);
+      const msp = await seedMsp(ctx.db.store);
+      const second = (await createApiToken(ctx.db.store.db, { accountToken: msp.accountToken, scopes: 'read,write', description: 'second' })).token;
+      const a = await post(ctx, msp.token, { name: 'From token A', contact_email: uniqueEmail() }, 'shared-key');
+      const b = await post(ctx, second, { name: 'From token B', contact_email: uniqueEmail() }, 'shared-key');
+      assert.equal(a.status, 201);
+      assert.equal(b.status, 201, b.raw);
+      assert.notEqual(a.body.token, b.body.token);
+      assert.equal(b.headers['idempotent-replayed'], undefined);
+      assert.deepEqual(await names(ctx, msp.token), ['From token A', 'From token B']);
+    });
+
+    test('PUT and DELETE replay too: the handler does not run again, and a replayed DELETE is 204, not 404', async (t) => {
+      const ctx = await testApp(t, dialect.name);
+      const msp = await seedMsp(ctx.db.store);
+      const created = await post(ctx, msp.token, { name: 'Before', contact_email: uniqueEmail() });
+      const path = `/v2/managed_accounts/${created.body.token}`;
+      const put = () => call(ctx.app, 'PUT', path, { token: msp.token, body: { name: 'After' }, headers: { [KEY]: 'rename-1' } });
+      const firstPut = await put();
+      assert.equal(firstPut.status, 200);
+      assert.equal((await call(ctx.app, 'PUT', path, { token: msp.token, body: { name: 'Changed since' } })).status, 200);
+      assertReplayOf(await put(), firstPut);
+      assert.equal((await call(ctx.app, 'GET', path, { token: msp.token })).body.name, 'Changed since', 'the replay changed nothing');
+
+      const del = () => call(ctx.app, 'DELETE', path, { token: msp.token, headers: { [KEY]: 'delete-1' } });
+      const firstDelete = await del();
+      assert.equal(firstDelete.status, 204);
+      assertReplayOf(await del(), firstDelete);
+      assert.equal((await call(ctx.app, 'DELETE', path, { token: msp.token })).status, 404, 'without the key it is a new request');
+    });
+
+    test('a 4xx from the handler is stored and replayed like any response below 500', async (t) => {
+      const ctx = await testApp(t, dialect.name);
+      const msp = await seedMsp(ctx.db.store);
+      const missing = () => call(ctx.app, 'PUT', '/v2/managed_accounts/acct_0123456789abcdef', { token: msp.token, body: { name: 'X' }, headers: { [KEY]: 'ghost' } });
+      const first = await missing();
+      assert.equal(first.status, 404);
+      assertReplayOf(await missing(), first);
+    });
+
+    test('without the header nothing changes; on GET the header is ignored', async (t) => {
+      const ctx = await testApp(t, dialect.name);
+      const msp = await seedMsp(ctx.db.store);
+      const body = { name: 'Plain', contact_email: uniqueEmail() };
+      assert.equal((await post(ctx, msp.token, body)).status, 201);
+      const again = await post(ctx, msp.token, body);
+      assert.equal(again.status, 400);
+      assert.match(again.body.errors.join(' '), /contact_email/);
+      for (let i = 0; i < 2; i++) {
+        const got = await call(ctx.app, 'GET', '/v2/managed_accounts', { token: msp.token, headers: { [KEY]: 'get-key' } });
+        assert.equal(got.status, 200);
+        assert.equal(got.headers['idempotent-replayed'], undefined);
+      }
+      assert.deepEqual(await keyRows(ctx.db.store), []);
+    });
+
+    test('a malformed key is a 400 naming Idempotency-Key and creates nothing', async (t) => {
+      const ctx = await testApp(t, dialect.name);
+      const msp = await seedMsp(ctx.db.store);
+      for (const key of ['', 'a'.repeat(256), 'has space', 'tab\there', 'caf\u00e9']) {
+        const res = await post(ctx, msp.token, { name: 'Bad key', contact_email: uniqueEmail() }, key);
+        assert.equal(res.status, 400, JSON.stringify(key));
+        assert.deepEqual(res.body.errors, ['Idempotency-Key must be 1 to 255 visible ASCII characters (letters, digits, punctuation; no spaces)']);
+      }
+      const repeated = await ctx.app.inject({
+        method: 'POST',
+        url: '/v2/managed_accounts',
+        headers: { authorization: `Bearer ${msp.token}`, 'content-type': 'application/json', [KEY]: ['one', 'two'] },
+        payload: JSON.stringify({ name: 'Two keys', contact_email: uniqueEmail() }),
+      });
+      assert.equal(repeated.statusCode, 400, 'two Idempotency-Key headers are ambiguous');
+      assert.equal((await post(ctx, msp.token, { name: 'Longest key', contact_email: uniqueEmail() }, `~${'k'.repeat(254)}`)).status, 201);
+      assert.deepEqual(await names(ctx, msp.token), ['Longest key']);
+    });
+
+    test('a request refused by validation leaves the key unused, so the corrected request with that key runs', async (t) => {
+      const ctx = await testApp(t, dialect.name);
+      const msp = await seedMsp(ctx.db.store);
+      const refused = await post(ctx, msp.token, { name: 'Fixed later' }, 'fix-me');
+      assert.equal(refused.status, 400);
+      assert.match(refused.body.errors.join(' '), /contact_email/);
+      assert.deepEqual(await keyRows(ctx.db.store), []);
+      const corrected = await post(ctx, msp.token, { name: 'Fixed later', contact_email: uniqueEmail() }, 'fix-me');
+      assert.equal(corrected.status, 201, corrected.raw);
+      assert.equal(corrected.headers['idempotent-replayed'], undefined);
+    });
+
+    test('20 concurrent identical POSTs with one key: exactly one account; each answer is that 201 or a 409', async (t) => {
+      const ctx = await testApp(t, dialect.name);
+      const msp = await seedMsp(ctx.db.store);
+      const body = { name: 'Stampede', contact_email: uniqueEmail() };
+      const results = await Promise.all(Array.from({ length: 20 }, () => post(ctx, msp.token, body, 'stampede-1')));
+      const created = results.filter((r) => r.status === 201);
+      t.diagnostic(`${created.length} × 201, ${results.length - created.length} × 409`);
+      assert.ok(created.length >= 1, results.map((r) => `${r.status} ${r.raw}`).join('\n'));
+      for (const res of results) {
+        if (res.status === 201) assert.equal(res.body.token, created[0]?.body.token);
+        else {
+          assert.equal(res.status, 409, res.raw);
+          assert.deepEqual(res.body.errors, ['A request with this Idempotency-Key is still in progress; retry later']);
+        }
+      }
+      assert.equal(created.filter((r) => r.headers['idempotent-replayed'] === undefined).length, 1, 'the handler ran once');
+      assert.deepEqual(await names(ctx, msp.token), ['Stampede']);
+      assertReplayOf(await post(ctx, msp.token, body, 'stampede-1'), created.find((r) => r.headers['idempotent-replayed'] === undefined) as Response);
+    });
+
+    test('a claim still running is 409; one abandoned for over a minute is taken over and run', async (t) => {
+      const ctx = await testApp(t, dialect.name);
+      const msp = await seedMsp(ctx.db.store);
+      const created = await post(ctx, msp.token, { name: 'Lease', contact_email: uniqueEmail() });
+      const put = () => call(ctx.app, 'PUT', `/v2/managed_accounts/${created.body.token}`, { token: msp.token, body: { name: 'Leased' }, headers: { [KEY]: 'lease' } });
+      assert.equal((await put()).status, 200);
+      // Make the row look like a request that is still running (no response stored yet).
+      const running = (seconds: number) =>
+        ctx.db.store.db.updateTable('idempotency_keys').set({ status: null, response_body: null, response_headers: null, created_at: isoAgo(seconds) }).execute();
+      await running(30);
+      const busy = await put();
+      assert.equal(busy.status, 409);
+      assert.deepEqual(busy.body.errors, ['A request with this Idempotency-Key is still in progress; retry later']);
+      await running(120);
+      const takenOver = await put();
+      assert.equal(takenOver.status, 200, takenOver.raw);
+      assert.equal(takenOver.headers['idempotent-replayed'], undefined, 'ran again');
+      const [row] = await keyRows(ctx.db.store);
+      assert.equal(row?.status, 200);
+      assert.ok((row?.created_at ?? '') >= isoAgo(5), 'the claim was renewed');
+    });
+
+    test('after 24 hours a key is free again, and expired keys of the token are deleted', async (t) => {
+      const ctx = await testApp(t, dialect.name);
+      const msp = await seedMsp(ctx.db.store);
+      assert.equal((await post(ctx, msp.token, { name: 'Yesterday', contact_email: uniqueEmail() }, 'daily')).status, 201);
+      assert.equal((await post(ctx, msp.token, { name: 'Old other', contact_email: uniqueEmail() }, 'other-old-key')).status, 201);
+      await ctx.db.store.db.updateTable('idempotency_keys').set({ created_at: isoAgo(25 * 3600) }).execute();
+      const today = await post(ctx, msp.token, { name: 'Today', contact_email: uniqueEmail() }, 'daily');
+      assert.equal(today.status, 201, 'a different body is no longer compared with the expired one');
+      assert.deepEqual(await names(ctx, msp.token), ['Yesterday', 'Old other', 'Today']);
+      assert.deepEqual((await keyRows(ctx.db.store)).map((r) => r.key), ['daily']);
+    });
+
+    test('a 5xx releases the key: the retry runs (and succeeds once the fault is gone)', async (t) => {
+      const ctx = await testApp(t, dialect.name);
+      const msp = await seedMsp(ctx.db.store);
+      const body = { name: 'After outage', contact_email: uniqueEmail() };
+      const repair = await breakAccountInserts(ctx.db.store);
+      const failed = await post(ctx, msp.token, body, 'outage');
+      assert.equal(failed.status, 500);
+      assert.deepEqual(await keyRows(ctx.db.store), [], 'the claim was released');
+      await repair();
+      const retried = await post(ctx, msp.token, body, 'outage');
+      assert.equal(retried.status, 201, retried.raw);
+      assert.equal(retried.headers['idempotent-replayed'], undefined);
+      assert.deepEqual(await names(ctx, msp.token), ['After outage']);
+    });
+  });
+}
