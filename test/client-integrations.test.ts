@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { APIV2Client, VantageAPIError } from '@vantage-sh/vantage-client';
 import { requireAccount } from '../src/domain/accounts.ts';
+import { CLI_ACTOR } from '../src/domain/audit.ts';
 import { createIntegration } from '../src/domain/integrations.ts';
 import { DIALECTS, listeningApp, seedMsp, uniqueEmail } from './helpers/app.ts';
 import { contractMissing, contractViolations } from './helpers/contract.ts';
@@ -76,7 +77,7 @@ for (const dialect of DIALECTS) {
 
       // Delegate a CSP credential and the custom provider to a managed account, then scope the CSP delegation.
       const owner = await requireAccount(db.store.db, msp.accountToken);
-      const csp = await createIntegration(db.store.db, owner.id, { provider: 'azure_csp', account_identifier: 'csp-partner' });
+      const csp = await createIntegration(db.store.db, owner.id, CLI_ACTOR, { provider: 'azure_csp', account_identifier: 'csp-partner' });
       const account = await client.managedAccounts.create({ name: 'Scoped Co', contact_email: uniqueEmail(), access_credential_tokens: [csp.token, custom.token] });
       assert.deepEqual(account.access_credential_tokens, [csp.token, custom.token]);
       assert.deepEqual((await client.integrations.get(custom.token)).managed_account_tokens, [account.token]);

@@ -60,7 +60,7 @@ for (const dialect of DIALECTS) {
         served2.map((o) => o.op.operationId).sort(),
         [
           'createAzureIntegration', 'createBillingProfile', 'createBillingRule', 'createCustomProviderIntegration', 'createGCPIntegration',
-          'createManagedAccount', 'createSsoConnectionForManagedAccount', 'deleteBillingProfile', 'deleteBillingRule', 'deleteIntegration',
+          'createManagedAccount', 'createSsoConnectionForManagedAccount', 'deleteBillingProfile', 'getAuditLog', 'getAuditLogs', 'deleteBillingRule', 'deleteIntegration',
           'deleteManagedAccount', 'deleteSsoConnectionForManagedAccount', 'getBillingProfile', 'getBillingProfiles', 'getBillingRule',
           'getBillingRules', 'getIntegration', 'getIntegrations', 'getManagedAccount', 'getManagedAccountIntegration', 'getManagedAccounts',
           'getMe', 'ping', 'updateBillingProfile', 'updateBillingRule', 'updateIntegration', 'updateManagedAccount',

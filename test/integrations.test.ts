@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { requireAccount } from '../src/domain/accounts.ts';
+import { CLI_ACTOR } from '../src/domain/audit.ts';
 import { createIntegration, secretPurpose } from '../src/domain/integrations.ts';
 import { parseEncryptionKey, SecretBox } from '../src/domain/secret-box.ts';
 import type { Store } from '../src/store/database.ts';
@@ -374,7 +375,7 @@ for (const dialect of DIALECTS) {
       const a = await seedMsp(db.store, 'MSP A');
       const b = await seedMsp(db.store, 'MSP B');
       const owner = await requireAccount(db.store.db, a.accountToken);
-      const csp = (await createIntegration(db.store.db, owner.id, { provider: 'azure_csp', account_identifier: 'csp-partner-1' })).token;
+      const csp = (await createIntegration(db.store.db, owner.id, CLI_ACTOR, { provider: 'azure_csp', account_identifier: 'csp-partner-1' })).token;
       const [aws1, aws2] = a.integrations as [string, string];
       const made = await call(app, 'POST', '/v2/managed_accounts', { token: a.token, body: { name: 'M', contact_email: uniqueEmail(), access_credential_tokens: [aws1, csp] } });
       assert.equal(made.status, 201, made.raw);

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { createAccount, createApiToken, firstMspAccount, isEmpty, type AccountView, type CreatedApiToken } from '../domain/accounts.ts';
+import { CLI_ACTOR } from '../domain/audit.ts';
 import { createBillingRule, type BillingRuleView } from '../domain/billing-rules.ts';
 import { createIntegration, type IntegrationView } from '../domain/integrations.ts';
 import { requireAccount } from '../domain/accounts.ts';
@@ -17,10 +18,10 @@ export async function seedDemoIfEmpty(db: Kysely<Database>): Promise<Demo | null
   if (!(await isEmpty(db))) return null;
   const account = await createAccount(db, { name: 'Demo MSP', msp: true, invoicing: true });
   const owner = await requireAccount(db, account.token);
-  const integration = await createIntegration(db, owner.id, { provider: 'aws', account_identifier: '123456789012' });
+  const integration = await createIntegration(db, owner.id, CLI_ACTOR, { provider: 'aws', account_identifier: '123456789012' });
   const firstOfMonth = new Date().toISOString().slice(0, 8) + '01';
   const actor = { id: owner.id, actorToken: owner.token };
-  const fee = await createBillingRule(db, actor, {
+  const fee = await createBillingRule(db, actor, CLI_ACTOR, {
     type: 'charge',
     title: 'Monthly MSP fee',
     service: 'MSP',
@@ -29,7 +30,7 @@ export async function seedDemoIfEmpty(db: Kysely<Database>): Promise<Demo | null
     amount: 300,
     start_date: firstOfMonth,
   });
-  const uplift = await createBillingRule(db, actor, { type: 'adjustment', title: 'Show 95% of spend', percentage: 95 });
+  const uplift = await createBillingRule(db, actor, CLI_ACTOR, { type: 'adjustment', title: 'Show 95% of spend', percentage: 95 });
   const token = await createApiToken(db, { accountToken: account.token, scopes: 'read,write', description: 'demo (npm start)' });
   return { account, integration, rules: [fee, uplift], token };
 }

@@ -9,6 +9,7 @@ import type {
   Database,
   InvoiceAdjustmentRow,
 } from '../store/schema.ts';
+import { OBJECT_TYPES, recordAudit, type Actor, type AuditEvent } from './audit.ts';
 import { inexactMessage, isExactlyRepresentable, isNegativeDecimal, toDecimalString } from './decimal.ts';
 import { DomainError, errors } from './errors.ts';
 import type { SecretBox } from './secret-box.ts';
@@ -148,7 +149,7 @@ export async function getBillingProfile(db: Db, secrets: SecretBox, ownerId: num
   return (await views(db, secrets, ownerId, [row]))[0] as BillingProfileView;
 }
 
-export async function createBillingProfile(db: Db, secrets: SecretBox, ownerId: number, input: BillingProfileInput): Promise<BillingProfileView> {
+export async function createBillingProfile(db: Db, secrets: SecretBox, ownerId: number, actor: Actor, input: BillingProfileInput): Promise<BillingProfileView> {
   const problems: string[] = [];
   if (input.nickname == null) problems.push('nickname is required');
   else push(problems, checkName('nickname', input.nickname));
@@ -174,7 +175,9 @@ export async function createBillingProfile(db: Db, secrets: SecretBox, ownerId: 
       const token = newResourceToken('bnk_inf');
       await store.insertBankingInformation(trx, row.id, token, bankingPatch(secrets, token, banking, undefined));
     }
-    return (await views(trx, secrets, ownerId, [row]))[0] as BillingProfileView;
+    const created = (await views(trx, secrets, ownerId, [row]))[0] as BillingProfileView;
+    await audit(trx, ownerId, actor, 'record_created', null, created);
+    return created;
   });
 }
 
@@ -186,6 +189,7 @@ export async function updateBillingProfile(
   db: Db,
   secrets: SecretBox,
   ownerId: number,
+  actor: Actor,
   token: string,
   input: BillingProfileInput,
 ): Promise<BillingProfileView> {
@@ -197,6 +201,7 @@ export async function updateBillingProfile(
     const businessRow = records.business.get(row.id) as BusinessInformationRow;
     const adjustmentRow = records.adjustments.get(row.id) as InvoiceAdjustmentRow;
     const bankingRow = records.banking.get(row.id);
+    const before = (await views(trx, secrets, ownerId, [row]))[0] as BillingProfileView;
 
     const problems: string[] = [];
     if (input.nickname != null) push(problems, checkName('nickname', input.nickname));
@@ -218,12 +223,14 @@ export async function updateBillingProfile(
       await store.insertBankingInformation(trx, row.id, bankingToken, bankingPatch(secrets, bankingToken, banking, undefined));
     }
     const updated = { ...row, nickname: input.nickname ?? row.nickname, updated_at: updatedAt };
-    return (await views(trx, secrets, ownerId, [updated]))[0] as BillingProfileView;
+    const after = (await views(trx, secrets, ownerId, [updated]))[0] as BillingProfileView;
+    await audit(trx, ownerId, actor, 'record_updated', before, after);
+    return after;
   });
 }
 
 /** M9: a profile a managed account still names cannot be deleted (400 naming the accounts); otherwise 204, then 404. */
-export async function deleteBillingProfile(db: Db, ownerId: number, token: string): Promise<void> {
+export async function deleteBillingProfile(db: Db, secrets: SecretBox, ownerId: number, actor: Actor, token: string): Promise<void> {
   await inTransaction(db, async (trx) => {
     const row = await findOwn(trx, ownerId, token, 'update');
     if (!row) throw profileNotFound();
@@ -235,8 +242,23 @@ export async function deleteBillingProfile(db: Db, ownerId: number, token: strin
           'give them another billing profile (or "") first',
       );
     }
+    const before = (await views(trx, secrets, ownerId, [row]))[0] as BillingProfileView;
     await store.deleteBillingProfile(trx, ownerId, row.id);
+    await audit(trx, ownerId, actor, 'record_destroyed', before, null);
   });
+}
+
+/** One audit record for a billing profile, titled with its nickname; banking secure_data is FILTERED by recordAudit. */
+async function audit(
+  trx: Db,
+  ownerId: number,
+  actor: Actor,
+  event: AuditEvent,
+  before: BillingProfileView | null,
+  after: BillingProfileView | null,
+): Promise<void> {
+  const subject = (after ?? before) as BillingProfileView;
+  await recordAudit(trx, ownerId, actor, { objectType: OBJECT_TYPES.billing_profile, objectToken: subject.token, objectTitle: subject.nickname, event, before, after });
 }
 
 /** A token not shaped like a billing-profile token cannot exist, so it never reaches the database. */

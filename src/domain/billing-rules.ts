@@ -12,8 +12,10 @@ import {
   type BillingRuleType,
   type Stage,
 } from './billing-rule-stages.ts';
+import { OBJECT_TYPES, recordAudit, type Actor, type AuditEvent } from './audit.ts';
 import { inexactMessage, isExactlyRepresentable, toDecimalString } from './decimal.ts';
 import { errors } from './errors.ts';
+import { auditingManagedAccounts } from './managed-accounts.ts';
 import { isResourceToken, newResourceToken, nowIso } from './tokens.ts';
 import { checkName, parseDateish } from './validators.ts';
 import { inTransaction } from '../store/transaction.ts';
@@ -196,7 +198,7 @@ function checkTitle(input: BillingRuleInput, problems: string[]): string | null 
   return input.title;
 }
 
-export async function createBillingRule(db: Db, owner: Owner, input: BillingRuleInput): Promise<BillingRuleView> {
+export async function createBillingRule(db: Db, owner: Owner, actor: Actor, input: BillingRuleInput): Promise<BillingRuleView> {
   const problems: string[] = [];
   const type = typeof input.type === 'string' ? (input.type.toLowerCase() as BillingRuleType) : undefined;
   if (input.type == null) problems.push('type is required');
@@ -205,16 +207,22 @@ export async function createBillingRule(db: Db, owner: Owner, input: BillingRule
   if (problems.length > 0 || !type || !values) throw errors.invalid(...problems);
 
   return inTransaction(db, async (trx) => {
-    if (values.apply_to_all === 1) await lockForRuleWrite(trx, owner.id);
-    const row = await store.insertBillingRule(trx, owner.id, {
-      token: newResourceToken('bllng_rule'),
-      type,
-      ...values,
-      created_by_token: owner.actorToken,
-      created_at: nowIso(),
-    });
-    if (row.apply_to_all === 1) await attachToEveryManagedAccount(trx, owner.id, row);
-    return billingRuleView(row);
+    const create = async () => {
+      const row = await store.insertBillingRule(trx, owner.id, {
+        token: newResourceToken('bllng_rule'),
+        type,
+        ...values,
+        created_by_token: owner.actorToken,
+        created_at: nowIso(),
+      });
+      const created = billingRuleView(row);
+      await audit(trx, owner.id, actor, 'record_created', null, created);
+      if (row.apply_to_all === 1) await attachToEveryManagedAccount(trx, owner.id, row);
+      return created;
+    };
+    if (values.apply_to_all === 0) return create();
+    await lockForRuleWrite(trx, owner.id);
+    return auditingManagedAccounts(trx, owner.id, actor, create);
   });
 }
 
@@ -239,7 +247,7 @@ export async function getBillingRule(db: Db, ownerId: number, token: string): Pr
  * list in execution-group order; turning apply_to_all on attaches the rule where it is missing (SPEC §4.5).
  * All of it commits or none of it does.
  */
-export async function updateBillingRule(db: Db, ownerId: number, token: string, input: BillingRuleInput): Promise<BillingRuleView> {
+export async function updateBillingRule(db: Db, ownerId: number, actor: Actor, token: string, input: BillingRuleInput): Promise<BillingRuleView> {
   if (!isResourceToken('bllng_rule', token)) throw errors.notFound('Billing rule');
   return inTransaction(db, async (trx) => {
     await lockForRuleWrite(trx, ownerId);
@@ -259,19 +267,35 @@ export async function updateBillingRule(db: Db, ownerId: number, token: string, 
     if (problems.length > 0) throw errors.invalid(...problems);
 
     if (values.stage !== row.stage) await checkStageChange(trx, ownerId, row, values.stage);
-    const updated = await store.updateBillingRule(trx, ownerId, row.id, values);
-    if (row.apply_to_all === 0 && updated.apply_to_all === 1) await attachToEveryManagedAccount(trx, ownerId, updated);
-    return billingRuleView(updated);
+    const update = async () => {
+      const updated = await store.updateBillingRule(trx, ownerId, row.id, values);
+      const after = billingRuleView(updated);
+      await audit(trx, ownerId, actor, 'record_updated', billingRuleView(row), after);
+      if (row.apply_to_all === 0 && updated.apply_to_all === 1) await attachToEveryManagedAccount(trx, ownerId, updated);
+      return after;
+    };
+    return row.apply_to_all === 0 && values.apply_to_all === 1 ? auditingManagedAccounts(trx, ownerId, actor, update) : update();
   });
 }
 
 /** M9: gone from every managed account's list too (the assignments cascade), then 404. */
-export async function deleteBillingRule(db: Db, ownerId: number, token: string): Promise<void> {
+export async function deleteBillingRule(db: Db, ownerId: number, actor: Actor, token: string): Promise<void> {
   if (!isResourceToken('bllng_rule', token)) throw errors.notFound('Billing rule');
   await inTransaction(db, async (trx) => {
     await lockForRuleWrite(trx, ownerId);
-    if (!(await store.deleteBillingRule(trx, ownerId, token))) throw errors.notFound('Billing rule');
+    const row = await store.findBillingRule(trx, ownerId, token, { lock: true });
+    if (!row) throw errors.notFound('Billing rule');
+    await auditingManagedAccounts(trx, ownerId, actor, async () => {
+      await store.deleteBillingRule(trx, ownerId, token);
+      await audit(trx, ownerId, actor, 'record_destroyed', billingRuleView(row), null);
+    });
   });
+}
+
+/** One audit record for a billing rule, titled with its title. */
+async function audit(trx: Db, ownerId: number, actor: Actor, event: AuditEvent, before: BillingRuleView | null, after: BillingRuleView | null): Promise<void> {
+  const subject = (after ?? before) as BillingRuleView;
+  await recordAudit(trx, ownerId, actor, { objectType: OBJECT_TYPES.billing_rule, objectToken: subject.token, objectTitle: subject.title, event, before, after });
 }
 
 /**

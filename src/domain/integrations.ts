@@ -2,7 +2,9 @@ import type { Kysely } from 'kysely';
 import * as store from '../store/integrations.store.ts';
 import { findManagedAccount } from '../store/accounts.store.ts';
 import type { Database, IntegrationRow } from '../store/schema.ts';
+import { FILTERED, OBJECT_TYPES, recordAudit, type Actor, type AuditEvent } from './audit.ts';
 import { errors } from './errors.ts';
+import { auditingManagedAccounts } from './managed-accounts.ts';
 import type { SecretBox } from './secret-box.ts';
 import { isResourceToken, newResourceToken, nowIso } from './tokens.ts';
 import { checkName, shown } from './validators.ts';
@@ -82,7 +84,7 @@ export type IntegrationInput = { provider: string } & Record<string, string | nu
  * provider: fields are checked as text, and the status says the credential has not been checked (`pending`),
  * except for custom providers, which have no credential (`connected`).
  */
-export async function createIntegration(db: Db, ownerId: number, input: IntegrationInput, secrets?: SecretBox): Promise<IntegrationView> {
+export async function createIntegration(db: Db, ownerId: number, actor: Actor, input: IntegrationInput, secrets?: SecretBox): Promise<IntegrationView> {
   const shape = (PROVIDER_SHAPES as Record<string, (typeof PROVIDER_SHAPES)[Provider]>)[input.provider];
   if (!shape) throw errors.invalid(`provider must be one of ${PROVIDERS.join(', ')}`);
   const problems: string[] = [];
@@ -110,16 +112,20 @@ export async function createIntegration(db: Db, ownerId: number, input: Integrat
 
   const token = newResourceToken('accss_crdntl');
   if (secret !== undefined && !secrets) throw new Error(`createIntegration: a ${input.provider} integration needs a SecretBox for its ${shape.secret}`);
-  const row = await store.insertIntegration(db, ownerId, {
-    token,
-    provider: input.provider,
-    account_identifier: input[shape.identifier] as string,
-    status: input.provider === 'custom_provider' ? 'connected' : 'pending',
-    created_at: nowIso(),
-    settings: JSON.stringify(settings),
-    secret: secret === undefined ? null : (secrets as SecretBox).seal(secretPurpose(token), secret),
+  return inTransaction(db, async (trx) => {
+    const row = await store.insertIntegration(trx, ownerId, {
+      token,
+      provider: input.provider,
+      account_identifier: input[shape.identifier] as string,
+      status: input.provider === 'custom_provider' ? 'connected' : 'pending',
+      created_at: nowIso(),
+      settings: JSON.stringify(settings),
+      secret: secret === undefined ? null : (secrets as SecretBox).seal(secretPurpose(token), secret),
+    });
+    const created = (await integrationViews(trx, [row]))[0] as IntegrationView;
+    await audit(trx, ownerId, actor, 'record_created', null, auditView(row, created));
+    return created;
   });
-  return (await integrationViews(db, [row]))[0] as IntegrationView;
 }
 
 export async function listIntegrations(
@@ -151,6 +157,7 @@ export async function getIntegration(db: Db, ownerId: number, token: string): Pr
 export async function updateIntegration(
   db: Db,
   ownerId: number,
+  actor: Actor,
   token: string,
   input: { workspace_tokens?: string[] | null },
 ): Promise<IntegrationView> {
@@ -160,7 +167,11 @@ export async function updateIntegration(
     if ('workspace_tokens' in input && input.workspace_tokens === null) {
       throw errors.invalid('workspace_tokens must be an array of workspace tokens ([] removes all); null is not allowed');
     }
-    if (!input.workspace_tokens) return (await integrationViews(trx, [row]))[0] as IntegrationView;
+    const before = (await integrationViews(trx, [row]))[0] as IntegrationView;
+    if (!input.workspace_tokens) {
+      await audit(trx, ownerId, actor, 'record_updated', auditView(row, before), auditView(row, before));
+      return before;
+    }
 
     const tokens = input.workspace_tokens;
     const found = await store.findWorkspacesByTokens(trx, ownerId, tokens.filter((t) => isResourceToken('wrkspc', t)));
@@ -177,15 +188,43 @@ export async function updateIntegration(
     await store.replaceIntegrationWorkspaces(trx, row.id, tokens.map((t) => byToken.get(t) as number));
     const last_updated = nowIso();
     await store.touchIntegration(trx, ownerId, row.id, last_updated);
-    return (await integrationViews(trx, [{ ...row, last_updated }]))[0] as IntegrationView;
+    const after = (await integrationViews(trx, [{ ...row, last_updated }]))[0] as IntegrationView;
+    await audit(trx, ownerId, actor, 'record_updated', auditView(row, before), auditView(row, after));
+    return after;
   });
 }
 
-/** M9: 204, its delegations and workspace links go with it (managed accounts no longer list it); then 404. */
-export async function deleteIntegration(db: Db, ownerId: number, token: string): Promise<void> {
-  const deleted = isResourceToken('accss_crdntl', token) && (await store.deleteIntegration(db, ownerId, token));
-  if (!deleted) throw errors.notFound('Integration');
+/**
+ * M9: 204, its delegations and workspace links go with it (managed accounts no longer list it, which is recorded
+ * for each of them); then 404.
+ */
+export async function deleteIntegration(db: Db, ownerId: number, actor: Actor, token: string): Promise<void> {
+  if (!isResourceToken('accss_crdntl', token)) throw errors.notFound('Integration');
+  await inTransaction(db, (trx) =>
+    // The managed accounts are locked before the integration, in the order an account PUT delegating it takes them.
+    auditingManagedAccounts(trx, ownerId, actor, async () => {
+      const row = await findOwn(trx, ownerId, token, { lock: true });
+      if (!row) throw errors.notFound('Integration');
+      const before = (await integrationViews(trx, [row]))[0] as IntegrationView;
+      await store.deleteIntegration(trx, ownerId, token);
+      await audit(trx, ownerId, actor, 'record_destroyed', auditView(row, before), null);
+    }),
+  );
 }
+
+/** The view the audit log diffs: the wire view, plus the secret's key (always FILTERED) when the integration has one. */
+function auditView(row: IntegrationRow, view: IntegrationView): object {
+  const secretField = (PROVIDER_SHAPES as Record<string, { secret: string | null }>)[row.provider]?.secret;
+  return secretField && row.secret !== null ? { ...view, [secretField]: FILTERED } : view;
+}
+
+/** One audit record for an integration, titled with its provider and account identifier (`aws 123456789012`). */
+async function audit(trx: Db, ownerId: number, actor: Actor, event: AuditEvent, before: object | null, after: object | null): Promise<void> {
+  const subject = (after ?? before) as IntegrationView;
+  await recordAudit(trx, ownerId, actor, { objectType: OBJECT_TYPES.integration, objectToken: subject.token, objectTitle: integrationTitle(subject), event, before, after });
+}
+
+const integrationTitle = (view: Pick<IntegrationView, 'provider' | 'account_identifier'>) => [view.provider, view.account_identifier].filter(Boolean).join(' ');
 
 /** SPEC §2.6 row 9: 404 unless the parent's credential is delegated to the parent's managed account. */
 export async function getManagedAccountIntegration(
@@ -206,13 +245,16 @@ export async function getManagedAccountIntegration(
 export async function updateManagedAccountIntegration(
   db: Db,
   parentId: number,
+  actor: Actor,
   accountToken: string,
   integrationToken: string,
   input: { provider_account_identifiers: string[] },
 ): Promise<ManagedAccountIntegrationView> {
   return inTransaction(db, async (trx) => {
-    const delegation = await findDelegation(trx, parentId, accountToken, integrationToken, { lock: true });
-    if (!delegation) throw errors.notFound('Integration');
+    // Locking the managed account first orders this PUT after (or before) a concurrent PUT/DELETE of that account.
+    const account = isResourceToken('acct', accountToken) ? await findManagedAccount(trx, parentId, accountToken, { lock: true }) : undefined;
+    const delegation = account && (await findDelegation(trx, parentId, accountToken, integrationToken, { lock: true }));
+    if (!account || !delegation) throw errors.notFound('Integration');
     const identifiers = input.provider_account_identifiers;
     const problems: string[] = [];
     if (identifiers.length > 0 && !SCOPABLE.has(delegation.provider)) {
@@ -230,7 +272,18 @@ export async function updateManagedAccountIntegration(
     }
     if (problems.length > 0) throw errors.invalid(...problems);
     await store.updateDelegationScope(trx, delegation.id, identifiers);
-    return delegationView({ ...delegation, provider_account_identifiers: JSON.stringify(identifiers) });
+    const before = delegationView(delegation);
+    const after = delegationView({ ...delegation, provider_account_identifiers: JSON.stringify(identifiers) });
+    // A delegation is recorded under its managed account (as its SSO connection is), naming the integration in the view.
+    await recordAudit(trx, parentId, actor, {
+      objectType: OBJECT_TYPES.managed_account_integration,
+      objectToken: account.token,
+      objectTitle: account.name,
+      event: 'record_updated',
+      before: { managed_account_token: account.token, ...before },
+      after: { managed_account_token: account.token, ...after },
+    });
+    return after;
   });
 }
 
@@ -263,8 +316,6 @@ async function findDelegation(
   options: { lock?: boolean } = {},
 ): Promise<store.DelegationRow | undefined> {
   if (!isResourceToken('acct', accountToken) || !isResourceToken('accss_crdntl', integrationToken)) return undefined;
-  // Locking the managed account first orders this PUT after (or before) a concurrent PUT/DELETE of that account.
-  if (options.lock && !(await findManagedAccount(db, parentId, accountToken, { lock: true }))) return undefined;
   return store.findDelegation(db, parentId, accountToken, integrationToken, options);
 }
 

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { Kysely } from 'kysely';
 import * as accounts from '../store/accounts.store.ts';
 import * as profileStore from '../store/billing-profiles.store.ts';
@@ -16,8 +17,9 @@ import {
   type BusinessInformationInput,
   type BusinessInformationView,
 } from './billing-profiles.ts';
+import { OBJECT_TYPES, recordAudit, type Actor } from './audit.ts';
 import { errors } from './errors.ts';
-import { yieldSsoDomainToEmailDomain } from './sso-connections.ts';
+import { auditSsoConnection, ssoConnectionView, yieldSsoDomainToEmailDomain } from './sso-connections.ts';
 import { isResourceToken, newResourceToken, nowIso } from './tokens.ts';
 import { checkDomain, checkEmail, checkName, emailDomainAscii, emailKey, shown } from './validators.ts';
 import { inTransaction } from '../store/transaction.ts';
@@ -87,6 +89,7 @@ export async function getManagedAccount(db: Db, parent: Parent, token: string): 
 export async function createManagedAccount(
   db: Db,
   parent: Parent,
+  actor: Actor,
   input: ManagedAccountInput,
   policy: ManagedAccountPolicy,
 ): Promise<ManagedAccountView> {
@@ -118,7 +121,9 @@ export async function createManagedAccount(
     if (domainKey) await translateUnique(() => accounts.claimDomain(trx, row.id, domainKey, 'email_domain'));
     await accounts.replaceRuleAssignments(trx, row.id, ordered.map((r) => r.id));
     await accounts.replaceDelegations(trx, row.id, integrationIds);
-    return view(trx, parent, row);
+    const created = await view(trx, parent, row);
+    await audit(trx, parent, actor, 'record_created', null, created);
+    return created;
   });
 }
 
@@ -126,6 +131,7 @@ export async function createManagedAccount(
 export async function updateManagedAccount(
   db: Db,
   parent: Parent,
+  actor: Actor,
   token: string,
   input: ManagedAccountInput,
   policy: ManagedAccountPolicy,
@@ -133,6 +139,7 @@ export async function updateManagedAccount(
   return inTransaction(db, async (trx) => {
     const row = await findOwn(trx, parent, token, { lock: true });
     if (!row) throw errors.notFound('Managed account');
+    const before = await view(trx, parent, row);
 
     const problems: string[] = [];
     const patch: accounts.AccountPatch = {};
@@ -162,20 +169,62 @@ export async function updateManagedAccount(
     await translateUnique(() => accounts.updateManagedAccount(trx, parent.id, row.id, patch));
     if (domainKey) {
       await accounts.releaseDomains(trx, row.id, 'email_domain');
-      await yieldSsoDomainToEmailDomain(trx, row.id, domainKey);
+      await yieldSsoDomainToEmailDomain(trx, parent, actor, { ...row, ...patch }, domainKey);
       await translateUnique(() => accounts.claimDomain(trx, row.id, domainKey, 'email_domain'));
     }
     if (rules) await accounts.replaceRuleAssignments(trx, row.id, rules.map((r) => r.id));
     if (integrationIds) await accounts.replaceDelegations(trx, row.id, integrationIds);
     if (invoicing) await applyInvoicing(trx, parent, row, invoicing);
-    const updated = { ...row, ...patch, ...invoicing?.settings };
-    return view(trx, parent, updated);
+    const after = await view(trx, parent, { ...row, ...patch, ...invoicing?.settings });
+    await audit(trx, parent, actor, 'record_updated', before, after);
+    return after;
   });
 }
 
-export async function deleteManagedAccount(db: Db, parent: Parent, token: string): Promise<void> {
-  const deleted = isResourceToken('acct', token) && (await accounts.deleteManagedAccount(db, parent.id, token));
-  if (!deleted) throw errors.notFound('Managed account');
+/** M9: its SSO connection and delegations go with it; the SSO connection's end is recorded too. */
+export async function deleteManagedAccount(db: Db, parent: Parent, actor: Actor, token: string): Promise<void> {
+  await inTransaction(db, async (trx) => {
+    const row = await findOwn(trx, parent, token, { lock: true });
+    if (!row) throw errors.notFound('Managed account');
+    const before = await view(trx, parent, row);
+    const sso = await ssoConnectionView(trx, row.id);
+    await accounts.deleteManagedAccount(trx, parent.id, row.token);
+    await audit(trx, parent, actor, 'record_destroyed', before, null);
+    if (sso) await auditSsoConnection(trx, parent, actor, row, 'record_destroyed', sso, null);
+  });
+}
+
+/** One audit record for a managed account, titled with its name. */
+async function audit(
+  trx: Db,
+  parent: Parent,
+  actor: Actor,
+  event: 'record_created' | 'record_updated' | 'record_destroyed',
+  before: ManagedAccountView | null,
+  after: ManagedAccountView | null,
+): Promise<void> {
+  const subject = (after ?? before) as ManagedAccountView;
+  await recordAudit(trx, parent.id, actor, { objectType: OBJECT_TYPES.managed_account, objectToken: subject.token, objectTitle: subject.name, event, before, after });
+}
+
+/**
+ * Runs `change` (another object's change that can rewrite managed accounts' lists: a billing rule deleted or applied
+ * to all, an integration deleted) and records record_updated for each of the owner's managed accounts it changed.
+ * The accounts are locked first (id order, as rule writes lock them), so no concurrent account write lands between
+ * the two snapshots and is recorded as this change's; callers lock the object they change only inside `change`.
+ */
+export async function auditingManagedAccounts<T>(db: Db, ownerId: number, actor: Actor, change: () => Promise<T>): Promise<T> {
+  await accounts.lockManagedAccounts(db, ownerId);
+  const parent = await accounts.findAccountById(db, ownerId);
+  if (!parent) throw new Error(`auditingManagedAccounts: account ${ownerId} does not exist`);
+  const snapshot = async () => new Map((await views(db, parent, await accounts.listAllManagedAccounts(db, ownerId))).map((v) => [v.token, v]));
+  const before = await snapshot();
+  const result = await change();
+  for (const [token, after] of await snapshot()) {
+    const was = before.get(token);
+    if (was && !isDeepStrictEqual(was, after)) await audit(db, parent, actor, 'record_updated', was, after);
+  }
+  return result;
 }
 
 /** A token not shaped like an account token cannot exist, so it never reaches the database. */

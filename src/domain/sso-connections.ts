@@ -3,6 +3,7 @@ import { findManagedAccount } from '../store/accounts.store.ts';
 import { uniqueViolation } from '../store/errors.ts';
 import type { AccountRow, Database } from '../store/schema.ts';
 import * as sso from '../store/sso-connections.store.ts';
+import { OBJECT_TYPES, recordAudit, type Actor, type AuditEvent } from './audit.ts';
 import { errors } from './errors.ts';
 import { getManagedAccount, type ManagedAccountView, type Parent } from './managed-accounts.ts';
 import { isResourceToken, nowIso } from './tokens.ts';
@@ -38,6 +39,7 @@ export interface UpdateSsoConnectionInput {
 export async function createSsoConnection(
   db: Db,
   parent: Parent,
+  actor: Actor,
   token: string,
   input: CreateSsoConnectionInput,
   policy: SsoPolicy,
@@ -64,6 +66,7 @@ export async function createSsoConnection(
       additional_domains: [...domains.values()],
       at: nowIso(),
     });
+    await auditSsoConnection(trx, parent, actor, account, 'record_created', null, await ssoConnectionView(trx, account.id));
     return getManagedAccount(trx, parent, token);
   });
 }
@@ -72,6 +75,7 @@ export async function createSsoConnection(
 export async function updateSsoConnection(
   db: Db,
   parent: Parent,
+  actor: Actor,
   token: string,
   input: UpdateSsoConnectionInput,
   policy: SsoPolicy,
@@ -85,7 +89,8 @@ export async function updateSsoConnection(
     }
     const domains = input.additional_domains ? additionalDomains(problems, account, input.additional_domains) : null;
     requireEmailDomain(problems, account);
-    if (!(await sso.findSsoConnection(trx, account.id))) problems.push(noConnection());
+    const before = await ssoConnectionView(trx, account.id);
+    if (!before) problems.push(noConnection());
     if (problems.length > 0) throw errors.invalid(...problems);
 
     if (domains) await claimExactly(trx, account.id, domains);
@@ -94,32 +99,70 @@ export async function updateSsoConnection(
       ...(input.saml_metadata_url != null ? { saml_metadata_url: input.saml_metadata_url } : {}),
       ...(domains ? { additional_domains: [...domains.values()] } : {}),
     });
+    await auditSsoConnection(trx, parent, actor, account, 'record_updated', before, await ssoConnectionView(trx, account.id));
     return getManagedAccount(trx, parent, token);
   });
 }
 
 /** DELETE: 204; the SSO domains are released for any account to claim. */
-export async function deleteSsoConnection(db: Db, parent: Parent, token: string): Promise<void> {
+export async function deleteSsoConnection(db: Db, parent: Parent, actor: Actor, token: string): Promise<void> {
   await inTransaction(db, async (trx) => {
     const account = await lockOwn(trx, parent, token);
-    if (!(await sso.findSsoConnection(trx, account.id))) throw errors.invalid(noConnection());
+    const before = await ssoConnectionView(trx, account.id);
+    if (!before) throw errors.invalid(noConnection());
     await claimExactly(trx, account.id, new Map());
     await sso.deleteSsoConnection(trx, account.id);
+    await auditSsoConnection(trx, parent, actor, account, 'record_destroyed', before, null);
   });
+}
+
+/**
+ * What the audit log shows of a connection: the fields a client sets (the API never returns a connection; its
+ * responses are the managed account). The metadata URL is no secret: it is the IdP's public metadata.
+ */
+export interface SsoConnectionView {
+  type: string;
+  saml_metadata_url: string;
+  additional_domains: string[];
+}
+
+export async function ssoConnectionView(db: Db, accountId: number): Promise<SsoConnectionView | null> {
+  const row = await sso.findSsoConnection(db, accountId);
+  if (!row) return null;
+  return { type: row.type, saml_metadata_url: row.saml_metadata_url, additional_domains: JSON.parse(row.additional_domains) as string[] };
+}
+
+/** A connection is recorded under its managed account: object_token is the account's token, the title its name. */
+export async function auditSsoConnection(
+  trx: Db,
+  parent: Parent,
+  actor: Actor,
+  account: Pick<AccountRow, 'token' | 'name'>,
+  event: AuditEvent,
+  before: SsoConnectionView | null,
+  after: SsoConnectionView | null,
+): Promise<void> {
+  await recordAudit(trx, parent.id, actor, { objectType: OBJECT_TYPES.sso_connection, objectToken: account.token, objectTitle: account.name, event, before, after });
 }
 
 /**
  * The managed-account update hands a domain from the account's SSO list to its email_domain (S3: the account's own
  * domain is never stored twice), so an account never conflicts with itself. Runs inside the caller's transaction.
  */
-export async function yieldSsoDomainToEmailDomain(db: Db, accountId: number, domainKey: string): Promise<void> {
-  const connection = await sso.findSsoConnection(db, accountId);
-  if (!connection) return;
-  const domains = JSON.parse(connection.additional_domains) as string[];
-  const kept = domains.filter((d) => keyOf(d) !== domainKey);
-  if (kept.length === domains.length) return;
-  await sso.releaseSsoClaim(db, accountId, domainKey);
-  await sso.updateSsoConnection(db, accountId, { additional_domains: kept, at: nowIso() });
+export async function yieldSsoDomainToEmailDomain(
+  db: Db,
+  parent: Parent,
+  actor: Actor,
+  account: Pick<AccountRow, 'id' | 'token' | 'name'>,
+  domainKey: string,
+): Promise<void> {
+  const before = await ssoConnectionView(db, account.id);
+  if (!before) return;
+  const kept = before.additional_domains.filter((d) => keyOf(d) !== domainKey);
+  if (kept.length === before.additional_domains.length) return;
+  await sso.releaseSsoClaim(db, account.id, domainKey);
+  await sso.updateSsoConnection(db, account.id, { additional_domains: kept, at: nowIso() });
+  await auditSsoConnection(db, parent, actor, account, 'record_updated', before, { ...before, additional_domains: kept });
 }
 
 /** S2: an absolute https:// URL (http:// only with the development flag). It is stored, never fetched. */

@@ -10,7 +10,8 @@ export type ResourcePrefix =
   | 'blng_inf'
   | 'biz_inf'
   | 'bnk_inf'
-  | 'inv_adj';
+  | 'inv_adj'
+  | 'adt_lg';
 
 export function newResourceToken(prefix: ResourcePrefix): string {
   return `${prefix}_${randomBytes(8).toString('hex')}`;

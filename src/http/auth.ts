@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
+import type { Actor } from '../domain/audit.ts';
 import { authenticate, authorize, type Principal, type Scope } from '../domain/auth.ts';
 import { errors } from '../domain/errors.ts';
 import type { Database } from '../store/schema.ts';
@@ -37,4 +38,10 @@ export function principalOf(request: FastifyRequest): Principal {
 export function parentOf(request: FastifyRequest): { id: number; token: string } {
   const principal = principalOf(request);
   return { id: principal.accountId, token: principal.accountToken };
+}
+
+/** Who the audit log names for a change made by this request: its bearer token (and the OAuth client it came from). */
+export function actorOf(request: FastifyRequest): Actor {
+  const principal = principalOf(request);
+  return { tokenId: principal.tokenId, name: principal.tokenDescription, oauthClientId: principal.oauthClientId, source: 'api' };
 }

@@ -29,6 +29,11 @@ export async function findAccountByToken(db: Db, token: string): Promise<Account
   return db.selectFrom('accounts').selectAll().where('token', '=', token).executeTakeFirst();
 }
 
+/** Any account by id (the owner an audited cascade acts for). */
+export async function findAccountById(db: Db, id: number): Promise<AccountRow | undefined> {
+  return db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
 export async function countAccounts(db: Db): Promise<number> {
   const row = await db.selectFrom('accounts').select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow();
   return Number(row.n);
@@ -91,6 +96,11 @@ export async function listManagedAccounts(
       .executeTakeFirstOrThrow(),
   ]);
   return { rows, total: Number(count.n) };
+}
+
+/** Every managed account of a parent, oldest first. */
+export async function listAllManagedAccounts(db: Db, parentId: number): Promise<AccountRow[]> {
+  return db.selectFrom('accounts').selectAll().where('parent_id', '=', parentId).orderBy('id').execute();
 }
 
 export type AccountPatch = Partial<Pick<AccountRow, 'name' | 'contact_email' | 'contact_email_key' | 'email_domain'>>;

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.ts';
 import { parseConfig, type Config } from '../../src/config.ts';
 import { createAccount, createApiToken, requireAccount } from '../../src/domain/accounts.ts';
+import { CLI_ACTOR } from '../../src/domain/audit.ts';
 import { createBillingRule, type BillingRuleInput } from '../../src/domain/billing-rules.ts';
 import { createIntegration } from '../../src/domain/integrations.ts';
 import { dropPgSchema, migrate, openStore, type Store } from '../../src/store/database.ts';
@@ -109,7 +110,8 @@ export interface MspFixture {
 
 /**
  * The fixture of shared/cases/field-cases.md: an MSP owning integrations A1, A2 and adjustment rules R1, R2
- * (90%, not apply-to-all), with read+write, read-only and write-only tokens. Made through the domain, as the CLI does.
+ * (90%, not apply-to-all), with read+write, read-only and write-only tokens. Made through the domain, as the CLI does
+ * (and audited as the CLI's changes).
  */
 export async function seedMsp(store: Store, name = 'MSP A'): Promise<MspFixture> {
   const account = await createAccount(store.db, { name, msp: true });
@@ -117,11 +119,11 @@ export async function seedMsp(store: Store, name = 'MSP A'): Promise<MspFixture>
   const token = (scopes: string) => createApiToken(store.db, { accountToken: account.token, scopes, description: scopes }).then((t) => t.token);
   const integrations = [];
   for (const id of ['111111111111', '222222222222']) {
-    integrations.push((await createIntegration(store.db, owner.id, { provider: 'aws', account_identifier: id })).token);
+    integrations.push((await createIntegration(store.db, owner.id, CLI_ACTOR, { provider: 'aws', account_identifier: id })).token);
   }
   const rules = [];
   for (const title of ['R1', 'R2']) {
-    rules.push((await createBillingRule(store.db, { id: owner.id, actorToken: owner.token }, { type: 'adjustment', title, percentage: 90 })).token);
+    rules.push((await createBillingRule(store.db, { id: owner.id, actorToken: owner.token }, CLI_ACTOR, { type: 'adjustment', title, percentage: 90 })).token);
   }
   return {
     accountToken: account.token,
@@ -135,7 +137,7 @@ export async function seedMsp(store: Store, name = 'MSP A'): Promise<MspFixture>
 
 export async function addRule(store: Store, accountToken: string, input: BillingRuleInput): Promise<string> {
   const owner = await requireAccount(store.db, accountToken);
-  return (await createBillingRule(store.db, { id: owner.id, actorToken: owner.token }, input)).token;
+  return (await createBillingRule(store.db, { id: owner.id, actorToken: owner.token }, CLI_ACTOR, input)).token;
 }
 
 export async function nonMspToken(store: Store): Promise<string> {

@@ -7,6 +7,7 @@ import {
   listBillingProfiles,
   type BillingProfileView,
 } from '../../domain/billing-profiles.ts';
+import { CLI_ACTOR } from '../../domain/audit.ts';
 import { cliSecrets, databaseOption, output, withStore } from '../shared.ts';
 
 const PAGE = 1000;
@@ -31,7 +32,7 @@ export function registerBillingProfileCommands(program: Command): void {
     .action(async (opts: { account: string; nickname: string; json: boolean; database: string }) => {
       const profile = await withStore(opts.database, async (store) => {
         const owner = await requireAccount(store.db, opts.account);
-        return createBillingProfile(store.db, await cliSecrets(store, opts.database), owner.id, { nickname: opts.nickname });
+        return createBillingProfile(store.db, await cliSecrets(store, opts.database), owner.id, CLI_ACTOR, { nickname: opts.nickname });
       });
       output(opts.json, profile, `Created billing profile ${profile.token} (${profile.nickname})`);
     });
@@ -90,7 +91,7 @@ export function registerBillingProfileCommands(program: Command): void {
     .action(async (token: string, opts: { account: string; json: boolean; database: string }) => {
       await withStore(opts.database, async (store) => {
         const owner = await requireAccount(store.db, opts.account);
-        await deleteBillingProfile(store.db, owner.id, token);
+        await deleteBillingProfile(store.db, await cliSecrets(store, opts.database), owner.id, CLI_ACTOR, token);
       });
       output(opts.json, { token, deleted: true }, `Deleted billing profile ${token}`);
     });

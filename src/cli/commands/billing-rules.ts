@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { requireAccount } from '../../domain/accounts.ts';
 import { createBillingRule, deleteBillingRule, getBillingRule, listBillingRules, type BillingRuleView } from '../../domain/billing-rules.ts';
+import { CLI_ACTOR } from '../../domain/audit.ts';
 import { DomainError, errors } from '../../domain/errors.ts';
 import { databaseOption, output, withStore } from '../shared.ts';
 
@@ -51,7 +52,7 @@ export function registerBillingRuleCommands(program: Command): void {
       }) => {
         const rule = await withStore(opts.database, async (store) => {
           const owner = await requireAccount(store.db, opts.account);
-          return createBillingRule(store.db, { id: owner.id, actorToken: owner.token }, {
+          return createBillingRule(store.db, { id: owner.id, actorToken: owner.token }, CLI_ACTOR, {
             type: opts.type,
             title: opts.title,
             percentage: opts.percentage,
@@ -112,7 +113,7 @@ export function registerBillingRuleCommands(program: Command): void {
     .action(async (token: string, opts: { account: string; json: boolean; database: string }) => {
       await withStore(opts.database, async (store) => {
         const owner = await requireAccount(store.db, opts.account);
-        await deleteBillingRule(store.db, owner.id, token).catch(notFoundNamed(token, opts.account));
+        await deleteBillingRule(store.db, owner.id, CLI_ACTOR, token).catch(notFoundNamed(token, opts.account));
       });
       output(opts.json, { token, deleted: true }, `Deleted billing rule ${token}`);
     });

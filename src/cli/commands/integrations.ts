@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { requireAccount } from '../../domain/accounts.ts';
+import { CLI_ACTOR } from '../../domain/audit.ts';
 import {
   createIntegration,
   deleteIntegration,
@@ -73,7 +74,7 @@ export function registerIntegrationCommands(program: Command): void {
         const owner = await requireAccount(store.db, opts.account);
         // Only a provider with a secret needs the key (and its check); aws works on Postgres without one.
         const secrets = opts.provider === 'azure' ? await cliSecrets(store, opts.database) : undefined;
-        return createIntegration(store.db, owner.id, { ...fields, provider: opts.provider }, secrets);
+        return createIntegration(store.db, owner.id, CLI_ACTOR, { ...fields, provider: opts.provider }, secrets);
       });
       output(opts.json, integration, `Created integration ${integration.token} (${integration.provider} ${integration.account_identifier})`);
     });
@@ -129,7 +130,7 @@ export function registerIntegrationCommands(program: Command): void {
     .action(async (token: string, opts: { account: string; json: boolean; database: string }) => {
       await withStore(opts.database, async (store) => {
         const owner = await requireAccount(store.db, opts.account);
-        await deleteIntegration(store.db, owner.id, token);
+        await deleteIntegration(store.db, owner.id, CLI_ACTOR, token);
       });
       output(opts.json, { token, deleted: true }, `Deleted integration ${token}`);
     });

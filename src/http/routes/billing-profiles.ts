@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import * as billingProfiles from '../../domain/billing-profiles.ts';
-import { principalOf } from '../auth.ts';
+import { actorOf, principalOf } from '../auth.ts';
 import { pageLinks, pageOf } from '../pagination.ts';
 import {
   BillingProfileParams,
@@ -68,7 +68,7 @@ export const billingProfileRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async 
       },
     },
     async (request, reply) => {
-      const profile = await billingProfiles.createBillingProfile(db, secrets, ownerOf(request), request.body);
+      const profile = await billingProfiles.createBillingProfile(db, secrets, ownerOf(request), actorOf(request), request.body);
       return reply.code(201).send(profile);
     },
   );
@@ -106,7 +106,7 @@ export const billingProfileRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async 
       },
     },
     async (request) =>
-      billingProfiles.updateBillingProfile(db, secrets, ownerOf(request), request.params.billing_profile_token, request.body),
+      billingProfiles.updateBillingProfile(db, secrets, ownerOf(request), actorOf(request), request.params.billing_profile_token, request.body),
   );
 
   app.delete(
@@ -124,7 +124,7 @@ export const billingProfileRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async 
       },
     },
     async (request, reply) => {
-      await billingProfiles.deleteBillingProfile(db, ownerOf(request), request.params.billing_profile_token);
+      await billingProfiles.deleteBillingProfile(db, secrets, ownerOf(request), actorOf(request), request.params.billing_profile_token);
       return reply.code(204).send(null);
     },
   );

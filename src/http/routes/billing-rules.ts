@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import * as billingRules from '../../domain/billing-rules.ts';
-import { principalOf } from '../auth.ts';
+import { actorOf, principalOf } from '../auth.ts';
 import { pageLinks, pageOf } from '../pagination.ts';
 import {
   BillingRuleParams,
@@ -65,7 +65,7 @@ export const billingRuleRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (ap
         response: { 201: Type.Ref(BillingRuleSchema), 400: Errors, 401: Errors, 403: Errors },
       },
     },
-    async (request, reply) => reply.code(201).send(await billingRules.createBillingRule(db, ownerOf(request), request.body)),
+    async (request, reply) => reply.code(201).send(await billingRules.createBillingRule(db, ownerOf(request), actorOf(request), request.body)),
   );
 
   app.get(
@@ -100,7 +100,7 @@ export const billingRuleRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (ap
         response: { 200: Type.Ref(BillingRuleSchema), 400: Errors, 401: Errors, 403: Errors, 404: Errors },
       },
     },
-    async (request) => billingRules.updateBillingRule(db, ownerOf(request).id, request.params.billing_rule_token, request.body),
+    async (request) => billingRules.updateBillingRule(db, ownerOf(request).id, actorOf(request), request.params.billing_rule_token, request.body),
   );
 
   app.delete(
@@ -118,7 +118,7 @@ export const billingRuleRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (ap
       },
     },
     async (request, reply) => {
-      await billingRules.deleteBillingRule(db, ownerOf(request).id, request.params.billing_rule_token);
+      await billingRules.deleteBillingRule(db, ownerOf(request).id, actorOf(request), request.params.billing_rule_token);
       return reply.code(204).send(null);
     },
   );

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import * as integrations from '../../domain/integrations.ts';
-import { principalOf } from '../auth.ts';
+import { actorOf, principalOf } from '../auth.ts';
 import { pageLinks, pageOf } from '../pagination.ts';
 import { ErrorsSchema } from '../schemas/common.ts';
 import {
@@ -87,7 +87,7 @@ export const integrationRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (ap
       },
     },
     async (request) =>
-      integrations.updateIntegration(db, principalOf(request).accountId, request.params.integration_token, request.body ?? {}),
+      integrations.updateIntegration(db, principalOf(request).accountId, actorOf(request), request.params.integration_token, request.body ?? {}),
   );
 
   app.delete(
@@ -104,7 +104,7 @@ export const integrationRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (ap
       },
     },
     async (request, reply) => {
-      await integrations.deleteIntegration(db, principalOf(request).accountId, request.params.integration_token);
+      await integrations.deleteIntegration(db, principalOf(request).accountId, actorOf(request), request.params.integration_token);
       return reply.code(204).send(null);
     },
   );
@@ -130,7 +130,7 @@ export const integrationRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (ap
       },
       async (request, reply) => {
         const fields = request.body as Record<string, string | null | undefined>;
-        const created = await integrations.createIntegration(db, principalOf(request).accountId, { ...fields, provider }, secrets);
+        const created = await integrations.createIntegration(db, principalOf(request).accountId, actorOf(request), { ...fields, provider }, secrets);
         return reply.code(201).send(created);
       },
     );
@@ -178,6 +178,7 @@ export const integrationRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (ap
       integrations.updateManagedAccountIntegration(
         db,
         principalOf(request).accountId,
+        actorOf(request),
         request.params.managed_account_token,
         request.params.access_credential_token,
         request.body,

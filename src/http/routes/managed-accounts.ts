@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { Kysely } from 'kysely';
 import * as managedAccounts from '../../domain/managed-accounts.ts';
 import type { Database } from '../../store/schema.ts';
-import { parentOf } from '../auth.ts';
+import { actorOf, parentOf } from '../auth.ts';
 import { pageLinks, pageOf } from '../pagination.ts';
 import { ErrorsSchema, PaginationQuery } from '../schemas/common.ts';
 import {
@@ -62,7 +62,7 @@ export const managedAccountRoutes: FastifyPluginAsyncTypebox<ManagedAccountRoute
       },
     },
     async (request, reply) => {
-      const account = await managedAccounts.createManagedAccount(db, parentOf(request), request.body, policy);
+      const account = await managedAccounts.createManagedAccount(db, parentOf(request), actorOf(request), request.body, policy);
       return reply.code(201).send(account);
     },
   );
@@ -98,7 +98,7 @@ export const managedAccountRoutes: FastifyPluginAsyncTypebox<ManagedAccountRoute
       },
     },
     async (request) =>
-      managedAccounts.updateManagedAccount(db, parentOf(request), request.params.managed_account_token, request.body, policy),
+      managedAccounts.updateManagedAccount(db, parentOf(request), actorOf(request), request.params.managed_account_token, request.body, policy),
   );
 
   app.delete(
@@ -115,7 +115,7 @@ export const managedAccountRoutes: FastifyPluginAsyncTypebox<ManagedAccountRoute
       },
     },
     async (request, reply) => {
-      await managedAccounts.deleteManagedAccount(db, parentOf(request), request.params.managed_account_token);
+      await managedAccounts.deleteManagedAccount(db, parentOf(request), actorOf(request), request.params.managed_account_token);
       return reply.code(204).send(null);
     },
   );

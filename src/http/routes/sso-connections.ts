@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import * as ssoConnections from '../../domain/sso-connections.ts';
-import { parentOf } from '../auth.ts';
+import { actorOf, parentOf } from '../auth.ts';
 import { ErrorsSchema } from '../schemas/common.ts';
 import { ManagedAccountParams, ManagedAccountSchema } from '../schemas/managed-accounts.ts';
 import { CreateSsoConnectionBody, UpdateSsoConnectionBody } from '../schemas/sso-connections.ts';
@@ -33,7 +33,7 @@ export const ssoConnectionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       },
     },
     async (request, reply) => {
-      const account = await ssoConnections.createSsoConnection(db, parentOf(request), request.params.managed_account_token, request.body, policy);
+      const account = await ssoConnections.createSsoConnection(db, parentOf(request), actorOf(request), request.params.managed_account_token, request.body, policy);
       return reply.code(201).send(account);
     },
   );
@@ -54,7 +54,7 @@ export const ssoConnectionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       },
     },
     async (request) =>
-      ssoConnections.updateSsoConnection(db, parentOf(request), request.params.managed_account_token, request.body, policy),
+      ssoConnections.updateSsoConnection(db, parentOf(request), actorOf(request), request.params.managed_account_token, request.body, policy),
   );
 
   app.delete(
@@ -72,7 +72,7 @@ export const ssoConnectionRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       },
     },
     async (request, reply) => {
-      await ssoConnections.deleteSsoConnection(db, parentOf(request), request.params.managed_account_token);
+      await ssoConnections.deleteSsoConnection(db, parentOf(request), actorOf(request), request.params.managed_account_token);
       return reply.code(204).send(null);
     },
   );
