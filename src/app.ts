@@ -4,12 +4,12 @@ import type { AddressInfo } from 'node:net';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
-import secureJson from 'secure-json-parse';
 import { publicOrigin, secretBoxFor, type Config } from './config.ts';
 import { errors } from './domain/errors.ts';
 import { registerAuth } from './http/auth.ts';
-import { registerErrorHandling } from './http/error-handler.ts';
-import { registerHardening } from './http/hardening.ts';
+import { errorBody, registerErrorHandling } from './http/error-handler.ts';
+import { EARLY_RESPONSE_HEADERS, registerHardening } from './http/hardening.ts';
+import { parseJsonBody } from './http/json-body.ts';
 import { registerIdempotency } from './http/idempotency.ts';
 import { registerRateLimit } from './http/rate-limit.ts';
 import { auditLogRoutes } from './http/routes/audit-logs.ts';
@@ -27,8 +27,6 @@ import type { SecretBox } from './domain/secret-box.ts';
 import { ManagedAccountSchema, ManagedAccountsSchema } from './http/schemas/managed-accounts.ts';
 import { validatorCompiler } from './http/validation.ts';
 import type { Store } from './store/database.ts';
-
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 export interface AppDeps {
   config: Config;
@@ -53,10 +51,12 @@ export async function buildApp({ config, store, secrets = secretBoxFor(config) }
     // Errors the router raises before any hook runs (a malformed or over-long URL) get the same shape as the rest.
     frameworkErrors: (error, request, reply) => {
       const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      const message = tooLong ? 'a path parameter is too long (maximum is 100 characters)' : 'the request URL is malformed: its path must be percent-encoded UTF-8';
       void (reply as FastifyReply)
         .code(tooLong ? 414 : 400)
+        .headers(EARLY_RESPONSE_HEADERS)
         .header('x-request-id', request.id)
-        .send({ errors: [tooLong ? 'a path parameter is too long (maximum is 100 characters)' : 'the request URL is malformed'] });
+        .send(errorBody(request.url, [message]));
     },
     // Requests Node's HTTP parser rejects (oversized headers, malformed framing) never reach a hook: answer them
     // in the same shape, on the raw socket.
@@ -66,8 +66,9 @@ export async function buildApp({ config, store, secrets = secretBoxFor(config) }
       const message =
         status === 431 ? 'request headers are too large' : status === 408 ? 'request timed out' : 'the request is not well-formed HTTP';
       const body = JSON.stringify({ errors: [message] });
+      const security = Object.entries(EARLY_RESPONSE_HEADERS).map(([name, value]) => `${name}: ${value}\r\n`).join('');
       socket.end(
-        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n${security}` +
           `Content-Length: ${Buffer.byteLength(body)}\r\nx-request-id: ${randomUUID()}\r\nConnection: close\r\n\r\n${body}`,
       );
     },
@@ -75,20 +76,14 @@ export async function buildApp({ config, store, secrets = secretBoxFor(config) }
 
   app.setValidatorCompiler(validatorCompiler);
 
-  // W4: JSON only. An empty body (a DELETE from the Go client) is no body; prototype keys are refused.
+  // W4: JSON only, checked by parseJsonBody (UTF-8, depth, prototype keys, NUL, lone surrogates). An empty body (a
+  // DELETE from the Go client) is no body.
   app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
-    let text: string;
     try {
-      text = utf8.decode(body as Buffer);
-    } catch {
-      return done(errors.invalid('request body is not valid UTF-8 (JSON must be sent as UTF-8)'), undefined);
-    }
-    if (text.trim() === '') return done(null, undefined);
-    try {
-      done(null, secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }));
+      done(null, parseJsonBody(body as Buffer));
     } catch (e) {
-      done(errors.invalid(`request body is not valid JSON: ${(e as Error).message}`), undefined);
+      done(e as Error, undefined);
     }
   });
 

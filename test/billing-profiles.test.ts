@@ -291,7 +291,7 @@ for (const dialect of DIALECTS) {
         ['percentage over 100', { nickname: 'X', invoice_adjustment_attributes: { adjustment_items: [{ ...item, calculation_type: 'percentage', amount: 100.5 }] } }, /amount is a percentage and must be at most 100/],
         ['item without a name', { nickname: 'X', invoice_adjustment_attributes: { adjustment_items: [{ calculation_type: 'fixed', amount: 1 }] } }, /adjustment_items\[0\]\.name is required/],
         ['a nested token on create', { nickname: 'X', billing_information_attributes: { token: created.billing_information_attributes.token } }, /billing_information_attributes\.token must be left out/],
-        ['control characters', { nickname: 'X', billing_information_attributes: { city: 'a\u0000b' } }, /billing_information_attributes\.city must not contain control/],
+        ['control characters', { nickname: 'X', billing_information_attributes: { city: 'a\u0000b' } }, /billing_information_attributes\.city must not contain the NUL character/],
         ['a list as an object', { nickname: 'X', billing_information_attributes: { billing_email: 'a@example.com' } }, /billing_email must be an array/],
       ];
       const before = await api(app, 'GET', '/v2/billing_profiles', { token: msp.token });

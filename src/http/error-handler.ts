@@ -7,11 +7,42 @@ export function registerErrorHandling(app: FastifyInstance, bodyLimitBytes: numb
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const failure = toDomainError(error, request.id, bodyLimitBytes, request.headers['content-type']);
     if (failure.status >= 500) request.log.error({ err: error }, 'request failed');
-    return reply.code(failure.status).headers(failure.headers).send({ errors: failure.messages });
+    return reply.code(failure.status).headers(failure.headers).send(errorBody(request.url, failure.messages));
   });
+  const allowedMethods = methodsByPath(app);
   app.setNotFoundHandler((request, reply) => {
-    return reply.code(404).send({ errors: [`No route matches ${request.method} ${request.url.split('?')[0]}`] });
+    const path = request.url.split('?')[0] as string;
+    const allowed = allowedMethods(path);
+    if (allowed.length > 0) {
+      const message = `${request.method} is not allowed on ${path} (allowed: ${allowed.join(', ')})`;
+      return reply.code(405).header('allow', allowed.join(', ')).send(errorBody(path, [message]));
+    }
+    return reply.code(404).send(errorBody(path, [`No route matches ${request.method} ${path}`]));
   });
+}
+
+/**
+ * W6's `{"errors": [...]}` for an answer given outside any route's own error handler; under the OAuth paths the
+ * RFC 6749 §5.2 `error` member comes too, as on every other OAuth error.
+ */
+export function errorBody(url: string, messages: string[]): { errors: string[]; error?: string } {
+  return /^\/(oauth|\.well-known)\//.test(url) ? { error: 'invalid_request', errors: messages } : { errors: messages };
+}
+
+/**
+ * Which methods some route answers on a concrete path, for the 405 that tells a wrong method from a wrong path.
+ * Patterns are collected as routes are added (`/v2/billing_rules/:billing_rule_token` → one segment per parameter).
+ */
+function methodsByPath(app: FastifyInstance): (path: string) => string[] {
+  const routes: Array<{ pattern: RegExp; methods: string[] }> = [];
+  app.addHook('onRoute', (route) => {
+    const source = route.url
+      .split('/')
+      .map((segment) => (segment.startsWith(':') ? '[^/]+' : segment === '*' ? '.*' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+      .join('/');
+    routes.push({ pattern: new RegExp(`^${source}/?$`), methods: [route.method].flat() });
+  });
+  return (path) => [...new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => r.methods))].sort();
 }
 
 function toDomainError(error: FastifyError, requestId: string, bodyLimitBytes: number, contentType: string | undefined): DomainError {
