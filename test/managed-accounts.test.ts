@@ -219,6 +219,13 @@ for (const dialect of DIALECTS) {
       const nul = await call(app, 'POST', '/v2/managed_accounts', { token: msp.token, body: { name: 'N', contact_email: uniqueEmail(), billing_rule_tokens: ['bllng_rule_\u0000'] } });
       assert.equal(nul.status, 400);
       assert.match(nul.body.errors[0], /billing_rule_tokens\[0\] must not contain the NUL character/);
+      // An unknown token is named in the 400, but never echoed whole: a 100,000-character entry gives a short message.
+      for (const field of ['billing_rule_tokens', 'access_credential_tokens']) {
+        const huge = await call(app, 'PUT', path, { token: msp.token, body: { [field]: ['a'.repeat(100_000)] } });
+        assert.equal(huge.status, 400);
+        assert.match(huge.body.errors[0], new RegExp(`^${field} contains "a{60}"… \\(100000 characters\\)`));
+        assert.ok(huge.raw.length < 300, `${field}: ${huge.raw.length} bytes`);
+      }
       const many = await call(app, 'PUT', path, { token: msp.token, body: { access_credential_tokens: Array.from({ length: 1001 }, (_, i) => `accss_crdntl_${String(i).padStart(16, '0')}`) } });
       assert.equal(many.status, 400);
       assert.match(many.body.errors[0], /access_credential_tokens has too many entries \(maximum is 1000\)/);

@@ -287,7 +287,7 @@ function domainKeyOrProblem(problems: string[], domain: string): string | null {
 function checkTokenList(problems: string[], field: string, tokens: string[], known: Set<string>): void {
   const seen = new Set<string>();
   for (const token of tokens) {
-    if (seen.has(token)) problems.push(`${field} lists ${token} more than once`);
+    if (seen.has(token)) problems.push(`${field} lists ${shown(token)} more than once`);
     else if (!known.has(token)) problems.push(`${field} contains ${shown(token)}, which is not one of your ${field === 'billing_rule_tokens' ? 'billing rules' : 'integrations'}`);
     seen.add(token);
   }

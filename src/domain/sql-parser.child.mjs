@@ -1,6 +1,7 @@
 // Parses custom billing-rule SQL in a child process (see sql-parser.ts): node-sql-parser backtracks
 // exponentially on some short inputs, so a parse must be stoppable without stopping the server, and a parse that
 // exhausts memory must take only this process down (a worker thread's out-of-memory can abort the whole server).
+import process from 'node:process';
 import sqlParser from 'node-sql-parser';
 
 const parser = new sqlParser.Parser();

@@ -91,7 +91,14 @@ export function parseDateish(value: string): Date | null {
   return date;
 }
 
-/** A value for an error message: as is, or JSON-quoted when it is empty or has edge spaces that would vanish. */
+/** Longer values are cut in error messages, so a 400 never echoes a megabyte back. */
+const SHOWN_MAX = 80;
+
+/**
+ * A value for an error message: as is, or JSON-quoted when it is empty or has edge spaces that would vanish; a
+ * value over 80 characters is cut to its start and its length.
+ */
 export function shown(value: string): string {
+  if ([...value].length > SHOWN_MAX) return `${JSON.stringify([...value].slice(0, SHOWN_MAX - 20).join(''))}… (${[...value].length} characters)`;
   return value !== '' && value.trim() === value ? value : JSON.stringify(value);
 }
