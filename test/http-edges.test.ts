@@ -191,11 +191,14 @@ for (const dialect of DIALECTS) {
       for (const [what, request, status, message] of cases) {
         const res = await request();
         assert.equal(res.statusCode, status, `${what}: ${res.body.slice(0, 300)}`);
-        const body = res.json() as { errors: string[]; error?: string };
+        const body = res.json() as { errors: string[]; error?: string; error_description?: string };
         assert.equal(body.errors.length, 1, `${what}: ${res.body.slice(0, 300)}`);
         assert.match(body.errors[0] as string, message, what);
         assert.equal(typeof res.headers['x-request-id'], 'string', what);
-        if (what.includes('OAuth')) assert.equal(body.error, 'invalid_request', what);
+        if (what.includes('OAuth')) {
+          assert.equal(body.error, 'invalid_request', what);
+          assert.equal(body.error_description, body.errors[0], what);
+        }
       }
       assert.deepEqual(await dataRows(ctx), before, 'a refused request changed stored data');
     });

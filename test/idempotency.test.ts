@@ -143,6 +143,7 @@ for (const dialect of DIALECTS) {
         payload: JSON.stringify({ name: 'Two keys', contact_email: uniqueEmail() }),
       });
       assert.equal(repeated.statusCode, 400, 'two Idempotency-Key headers are ambiguous');
+      assert.deepEqual(JSON.parse(repeated.body), { errors: ['send exactly one Idempotency-Key header'] });
       assert.equal((await post(ctx, msp.token, { name: 'Longest key', contact_email: uniqueEmail() }, `~${'k'.repeat(254)}`)).status, 201);
       assert.deepEqual(await names(ctx, msp.token), ['Longest key']);
     });

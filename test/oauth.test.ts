@@ -215,7 +215,14 @@ for (const dialect of DIALECTS) {
       for (const grantType of ['password', 'authorization_code', 'refresh_token', 'urn:example:custom', 'client_credentials_']) {
         assertOAuthError(await post(app, '/oauth/token', { grant_type: grantType }, creds(c)), 400, 'unsupported_grant_type', /only grant type is client_credentials/);
       }
-      assertOAuthError(await post(app, '/oauth/token', {}, creds(c)), 400, 'invalid_request', /grant_type/);
+      assertOAuthError(await post(app, '/oauth/token', {}, creds(c)), 400, 'invalid_request', /^grant_type is required \(grant_type=client_credentials\)$/);
+      // `curl -d '{"grant_type":…}'` sends JSON labelled as a form: the answer says so.
+      assertOAuthError(
+        await call(app, 'POST', '/oauth/token', { body: '{"grant_type":"client_credentials"}', headers: { ...FORM, authorization: basic(c.client_id, c.client_secret) } }),
+        400,
+        'invalid_request',
+        /looks like JSON sent as a form: add Content-Type: application\/json/,
+      );
       assertOAuthError(await post(app, '/oauth/token', { ...grant, scope: 'read delete' }, creds(c)), 400, 'invalid_scope');
       assertOAuthError(await call(app, 'POST', '/oauth/token', { body: { grant_type: ['client_credentials'], client_id: c.client_id, client_secret: c.client_secret } }), 400, 'invalid_request', /grant_type must be a string/);
       assertOAuthError(await call(app, 'POST', '/oauth/token', { body: '["grant_type"]', headers: { 'content-type': 'application/json' } }), 400, 'invalid_request');

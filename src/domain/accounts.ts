@@ -74,17 +74,27 @@ export interface CreatedApiToken {
   created_at: string;
 }
 
-export async function createApiToken(
-  db: Db,
-  input: { accountToken: string; scopes: string; description?: string | null },
-): Promise<CreatedApiToken> {
+/** What an operator asks for when making a credential (a token or an OAuth client) for an account. */
+export interface CredentialRequest {
+  accountToken: string;
+  /** `read,write` as typed on a command line. */
+  scopes: string;
+  description?: string | null;
+}
+
+/** Checks a credential request: known scopes, a printable description, an existing account. */
+export async function credentialOwner(db: Db, input: CredentialRequest): Promise<{ account: AccountRow; scopes: Scope[] }> {
   const scopes = parseScopes(input.scopes);
   if ('error' in scopes) throw errors.invalid(scopes.error);
   if (input.description != null) {
     const problem = checkName('description', input.description);
     if (problem) throw errors.invalid(problem);
   }
-  const account = await requireAccount(db, input.accountToken);
+  return { account: await requireAccount(db, input.accountToken), scopes };
+}
+
+export async function createApiToken(db: Db, input: CredentialRequest): Promise<CreatedApiToken> {
+  const { account, scopes } = await credentialOwner(db, input);
   const secret = newApiTokenSecret();
   const row = await insertApiToken(db, account.id, {
     token_hash: hashApiToken(secret),

@@ -3,11 +3,10 @@ import type { Kysely } from 'kysely';
 import { findClientTokenByHash, insertApiToken, revokeClientTokenByHash } from '../store/api-tokens.store.ts';
 import { findOauthClientByClientId, insertOauthClient, listOauthClients as listClientRows, revokeOauthClient as revokeClientRow } from '../store/oauth-clients.store.ts';
 import type { Database, OauthClientRow } from '../store/schema.ts';
-import { requireAccount } from './accounts.ts';
-import { parseScopes, SCOPES, type Scope } from './auth.ts';
+import { credentialOwner, requireAccount, type CredentialRequest } from './accounts.ts';
+import { SCOPES, type Scope } from './auth.ts';
 import { errors } from './errors.ts';
 import { API_TOKEN_PATTERN, hashApiToken, nowIso } from './tokens.ts';
-import { checkName } from './validators.ts';
 
 type Db = Kysely<Database>;
 
@@ -63,17 +62,8 @@ export interface CreatedOauthClient extends OauthClientView {
   client_secret: string;
 }
 
-export async function createOauthClient(
-  db: Db,
-  input: { accountToken: string; scopes: string; description?: string | null },
-): Promise<CreatedOauthClient> {
-  const scopes = parseScopes(input.scopes);
-  if ('error' in scopes) throw errors.invalid(scopes.error);
-  if (input.description != null) {
-    const problem = checkName('description', input.description);
-    if (problem) throw errors.invalid(problem);
-  }
-  const account = await requireAccount(db, input.accountToken);
+export async function createOauthClient(db: Db, input: CredentialRequest): Promise<CreatedOauthClient> {
+  const { account, scopes } = await credentialOwner(db, input);
   const secret = `stw_secret_${randomBytes(32).toString('hex')}`;
   const row = await insertOauthClient(db, account.id, {
     client_id: `stw_client_${randomBytes(8).toString('hex')}`,

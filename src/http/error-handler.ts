@@ -25,8 +25,10 @@ export function registerErrorHandling(app: FastifyInstance, bodyLimitBytes: numb
  * W6's `{"errors": [...]}` for an answer given outside any route's own error handler; under the OAuth paths the
  * RFC 6749 §5.2 `error` member comes too, as on every other OAuth error.
  */
-export function errorBody(url: string, messages: string[]): { errors: string[]; error?: string } {
-  return /^\/(oauth|\.well-known)\//.test(url) ? { error: 'invalid_request', errors: messages } : { errors: messages };
+export function errorBody(url: string, messages: string[]): { errors: string[]; error?: string; error_description?: string } {
+  return /^\/(oauth|\.well-known)\//.test(url)
+    ? { error: 'invalid_request', error_description: messages.join('; '), errors: messages }
+    : { errors: messages };
 }
 
 /**

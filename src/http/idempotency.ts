@@ -7,6 +7,7 @@ import {
   parseIdempotencyKey,
   type IdempotencyClaim,
 } from '../domain/idempotency.ts';
+import { errors } from '../domain/errors.ts';
 import type { Database } from '../store/schema.ts';
 import { principalOf } from './auth.ts';
 
@@ -27,6 +28,10 @@ const WRITES = new Set(['POST', 'PUT', 'DELETE']);
 export function registerIdempotency(app: FastifyInstance, db: Kysely<Database>): void {
   app.addHook('preHandler', async (request, reply) => {
     if (!WRITES.has(request.method) || !request.routeOptions.config.auth) return;
+    // Node joins repeated headers with ", ", which would otherwise read as one key with a space in it.
+    if (request.raw.rawHeaders.filter((h, i) => i % 2 === 0 && h.toLowerCase() === 'idempotency-key').length > 1) {
+      throw errors.invalid('send exactly one Idempotency-Key header');
+    }
     const key = parseIdempotencyKey(request.headers['idempotency-key']);
     if (key === undefined) return;
     const hash = idempotencyRequestHash({ method: request.method, url: request.url, body: request.body });

@@ -57,6 +57,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { d
 
   app.post('/oauth/token', { schema: { hide: true } }, async (request, reply) => {
     const params = oauthParams(request.body);
+    if (!params.grant_type) throw new InvalidRequestError(missingGrantType(request.body));
     const { clientId, clientSecret } = clientCredentials(request, params);
     // The library reads credentials from the body or Basic; they were already taken apart above, so hand them over
     // one way, in a form-encoded request (it accepts nothing else), whatever the client sent.
@@ -159,9 +160,18 @@ function oauthParams(body: unknown): Params {
   return params;
 }
 
+/** The most common slip: JSON sent without its content type arrives as one form field named after the whole JSON. */
+function missingGrantType(body: unknown): string {
+  const names = body && typeof body === 'object' ? Object.keys(body) : [];
+  const looksLikeJson = names.length === 1 && /^\s*[{[]/.test(names[0] as string);
+  return looksLikeJson
+    ? 'grant_type is required; the body looks like JSON sent as a form: add Content-Type: application/json'
+    : 'grant_type is required (grant_type=client_credentials)';
+}
+
 function requiredParam(params: Params, name: 'token'): string {
   const value = params[name];
-  if (value === undefined || value === '') throw new InvalidRequestError(`Missing parameter: \`${name}\``);
+  if (value === undefined || value === '') throw new InvalidRequestError(`${name} is required`);
   return value;
 }
 
