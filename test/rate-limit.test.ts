@@ -112,6 +112,19 @@ for (const dialect of DIALECTS) {
       assert.equal(again.headers['x-rate-limit-remaining'], '1');
     });
 
+    test('made-up tokens each get a bucket, so refused credentials are also counted per address: after max, 429', async (t) => {
+      const ctx = await testApp(t, dialect.name, { rateLimitMax: 3, rateLimitWindowSeconds: 30 });
+      const msp = await seedMsp(ctx.db.store);
+      const fake = () => `vntg_tkn_${randomBytes(20).toString('hex')}`;
+      for (let i = 0; i < 3; i++) assert.equal((await call(ctx.app, 'GET', '/v2/managed_accounts', { token: fake() })).status, 401);
+      const refused = await call(ctx.app, 'GET', '/v2/managed_accounts', { token: fake() });
+      assert.equal(refused.status, 429, refused.raw);
+      assert.match(refused.body.errors[0], /^Too many refused credentials: 3 in 30 seconds from this client address; retry after \d+ seconds$/);
+      assert.ok(Number(refused.headers['retry-after']) >= 1);
+      // The address is blocked, whatever it sends, until the window ends (a guesser cannot tell good from bad).
+      assert.equal((await call(ctx.app, 'GET', '/v2/managed_accounts', { token: msp.token })).status, 429);
+    });
+
     test('/oauth/* is limited per client address, whatever credentials are sent; other paths are not limited', async (t) => {
       const ctx = await testApp(t, dialect.name, { rateLimitMax: 2, rateLimitWindowSeconds: 30 });
       const guess = (n: number) =>

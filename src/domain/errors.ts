@@ -70,5 +70,15 @@ export const errors = {
       headers,
     ),
 
+  /** R3: this address sent `max` refused credentials in the window; no credential is checked until it ends. */
+  tooManyRefusedCredentials: (limit: { max: number; windowSeconds: number }, retryAfterSeconds: number, headers: Record<string, string>) =>
+    new DomainError(
+      429,
+      [
+        `Too many refused credentials: ${limit.max} in ${limit.windowSeconds} seconds from this client address; retry after ${retryAfterSeconds} seconds`,
+      ],
+      headers,
+    ),
+
   internal: (requestId: string) => new DomainError(500, [`Internal server error (request id ${requestId})`]),
 };

@@ -15,7 +15,7 @@ type Surface = 'v2' | 'oauth';
  */
 export async function registerRateLimit(app: FastifyInstance, config: Config): Promise<void> {
   if (config.rateLimitMax === 0) return;
-  const limiter = await createLimiter(app, config);
+  const { limiter, failures } = await createLimiters(app, config);
   const max = config.rateLimitMax;
   const windowSeconds = config.rateLimitWindowSeconds;
 
@@ -23,6 +23,9 @@ export async function registerRateLimit(app: FastifyInstance, config: Config): P
     const surface = surfaceOf(request.url);
     if (!surface) return;
     const { key, per } = bucketOf(request, surface);
+    // Every made-up token gets a bucket of its own, so guessing is also limited per address: an address whose
+    // credentials were refused `max` times in a window is refused outright until the window ends.
+    if (per === 'token') await refuseGuessers(failures, request.ip, { max, windowSeconds });
     let result: RateLimiterRes;
     try {
       result = await limiter.consume(key);
@@ -36,11 +39,28 @@ export async function registerRateLimit(app: FastifyInstance, config: Config): P
     }
     reply.headers(limitHeaders(max, result));
   });
+
+  app.addHook('onResponse', async (request, reply) => {
+    if (reply.statusCode !== 401 || surfaceOf(request.url) !== 'v2') return;
+    await failures.penalty(failureKey(request.ip)).catch((error: unknown) => request.log.warn({ err: error }, 'could not count a failed authentication'));
+  });
 }
 
-async function createLimiter(app: FastifyInstance, config: Config): Promise<RateLimiterAbstract> {
+const failureKey = (ip: string) => `v2:authfail:${ip}`;
+
+async function refuseGuessers(failures: RateLimiterAbstract, ip: string, limit: { max: number; windowSeconds: number }): Promise<void> {
+  const state = await failures.get(failureKey(ip)).catch(() => null); // a store failure never refuses anyone
+  if (!state || state.consumedPoints < limit.max) return;
+  const retryAfter = Math.max(1, Math.ceil(state.msBeforeNext / 1000));
+  const headers = { ...limitHeaders(limit.max, state), 'retry-after': String(retryAfter) };
+  throw errors.tooManyRefusedCredentials(limit, retryAfter, headers);
+}
+
+/** The per-bucket limiter, and the per-address count of refused credentials; both in Redis when configured. */
+async function createLimiters(app: FastifyInstance, config: Config): Promise<{ limiter: RateLimiterAbstract; failures: RateLimiterAbstract }> {
   const options = { points: config.rateLimitMax, duration: config.rateLimitWindowSeconds, keyPrefix: 'steward:rl' };
-  if (!config.redisUrl) return new RateLimiterMemory(options);
+  const failureOptions = { ...options, keyPrefix: 'steward:rl-fail' };
+  if (!config.redisUrl) return { limiter: new RateLimiterMemory(options), failures: new RateLimiterMemory(failureOptions) };
 
   // No offline queue and a short command timeout: while Redis is down or stalled a command fails at once and the
   // insurance limiter (this process's memory) counts instead, so an outage never turns into slow requests or 500s.
@@ -59,12 +79,9 @@ async function createLimiter(app: FastifyInstance, config: Config): Promise<Rate
     redis.disconnect();
   });
   await firstConnection(redis);
-  return new RateLimiterRedis({
-    ...options,
-    storeClient: redis,
-    rejectIfRedisNotReady: true,
-    insuranceLimiter: new RateLimiterMemory(options),
-  });
+  const shared = (o: typeof options) =>
+    new RateLimiterRedis({ ...o, storeClient: redis, rejectIfRedisNotReady: true, insuranceLimiter: new RateLimiterMemory(o) });
+  return { limiter: shared(options), failures: shared(failureOptions) };
 }
 
 /** The path of the request target, also for absolute-form targets (`GET http://host/v2/… HTTP/1.1`). */
