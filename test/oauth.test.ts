@@ -290,6 +290,18 @@ for (const dialect of DIALECTS) {
       assertOAuthError(await post(app, '/oauth/introspect', { token: first }, creds(c)), 401, 'invalid_client');
     });
 
+    test('a token issued while its client is being revoked dies with the client (race of 30 grants and a revoke)', async (t) => {
+      const { app, db } = await testApp(t, dialect.name);
+      const msp = await seedMsp(db.store);
+      const c = await client(db.store, msp.accountToken);
+      const grants = Array.from({ length: 30 }, () => post(app, '/oauth/token', { grant_type: 'client_credentials' }, creds(c)));
+      await new Promise((resolve) => setTimeout(resolve, 20)); // some grants are past the secret check, some not
+      await revokeOauthClient(db.store.db, c.client_id);
+      const issued = (await Promise.all(grants)).filter((res) => res.status === 200).map((res) => res.body.access_token as string);
+      for (const token of issued) assert.equal((await call(app, 'GET', '/v2/me', { token })).status, 401, 'a token of a revoked client works');
+      console.log(`${issued.length} of 30 grants were issued around the revocation; all are refused now`);
+    });
+
     test('RFC 8414 metadata names the public origin and what the server supports', async (t) => {
       const { app } = await testApp(t, dialect.name);
       const res = await call(app, 'GET', '/.well-known/oauth-authorization-server');

@@ -112,6 +112,21 @@ for (const dialect of DIALECTS) {
       assert.equal(again.headers['x-rate-limit-remaining'], '1');
     });
 
+    test('a percent-encoded path is the same path: /%762/… and /%6Fauth/… are limited and not cacheable like /v2 and /oauth', async (t) => {
+      const ctx = await testApp(t, dialect.name, { rateLimitMax: 2, rateLimitWindowSeconds: 30 });
+      const msp = await seedMsp(ctx.db.store);
+      const first = await call(ctx.app, 'GET', '/%762/managed_accounts', { token: msp.token });
+      assert.equal(first.status, 200, 'the router matches it as /v2/managed_accounts');
+      assert.equal(first.headers['x-rate-limit-remaining'], '1');
+      assert.equal(first.headers['cache-control'], 'no-store');
+      assert.equal((await call(ctx.app, 'GET', '/v%32/managed_accounts', { token: msp.token })).status, 200);
+      assertThrottled(await call(ctx.app, 'GET', '/v2/managed_accounts', { token: msp.token }), 2, 30);
+      assertThrottled(await call(ctx.app, 'POST', '/%762/billing_rules', { token: msp.token, body: { type: 'adjustment', title: 'T', percentage: 5 } }), 2, 30);
+      for (let i = 0; i < 2; i++) await call(ctx.app, 'POST', '/%6Fauth/token', { body: 'grant_type=client_credentials', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      const oauth = await call(ctx.app, 'POST', '/%6Fauth/token', { body: 'grant_type=client_credentials', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      assert.equal(oauth.status, 429, oauth.raw);
+    });
+
     test('made-up tokens each get a bucket, so refused credentials are also counted per address: after max, 429', async (t) => {
       const ctx = await testApp(t, dialect.name, { rateLimitMax: 3, rateLimitWindowSeconds: 30 });
       const msp = await seedMsp(ctx.db.store);

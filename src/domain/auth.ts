@@ -28,7 +28,7 @@ export async function authenticate(db: Kysely<Database>, authorization: string |
   const secret = match[1] as string;
   if (!API_TOKEN_PATTERN.test(secret)) throw errors.invalidToken();
   const found = await findTokenByHash(db, hashApiToken(secret));
-  if (!found || found.token.revoked_at !== null) throw errors.invalidToken();
+  if (!found || found.token.revoked_at !== null || found.oauthClientRevoked) throw errors.invalidToken();
   const now = nowIso();
   if (found.token.expires_at !== null && found.token.expires_at <= now) throw errors.invalidToken();
   await recordUse(db, found.token, now);

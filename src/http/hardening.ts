@@ -2,6 +2,7 @@ import helmet, { type FastifyHelmetOptions } from '@fastify/helmet';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { errors } from '../domain/errors.ts';
 import { errorBody } from './error-handler.ts';
+import { surfaceOf } from './surface.ts';
 
 /**
  * Security headers for a JSON API (helmet): nothing may be rendered, framed, sniffed or referred. The CSP forbids
@@ -51,10 +52,8 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 export async function registerHardening(app: FastifyInstance): Promise<void> {
   await app.register(helmet, HELMET_OPTIONS);
   app.addHook('onRequest', async (request, reply) => {
-    // Answers carry tenant data or tokens: no browser or proxy may keep them. (An absolute-form target,
-    // GET http://host/v2/…, is matched on its path.)
-    const target = request.url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '');
-    if (/^\/(v2|oauth)(\/|\?|$)/.test(target)) reply.header('cache-control', 'no-store');
+    // Answers carry tenant data or tokens: no browser or proxy may keep them.
+    if (surfaceOf(request)) reply.header('cache-control', 'no-store');
     if (request.url.length > MAX_URL_LENGTH) {
       return reply.code(414).send(errorBody(request.url, [`the request URL is too long (maximum is ${MAX_URL_LENGTH} characters)`]));
     }

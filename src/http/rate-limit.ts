@@ -4,9 +4,7 @@ import { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config } from '../config.ts';
 import { errors } from '../domain/errors.ts';
-
-/** Which bucket family a path belongs to; other paths (/.well-known, /docs …) are not limited. */
-type Surface = 'v2' | 'oauth';
+import { surfaceOf, type Surface } from './surface.ts';
 
 /**
  * R3: per-token rate limits on every /v2 request and, keyed by client address, on /oauth/*. Runs on onRequest
@@ -20,7 +18,7 @@ export async function registerRateLimit(app: FastifyInstance, config: Config): P
   const windowSeconds = config.rateLimitWindowSeconds;
 
   app.addHook('onRequest', async (request, reply) => {
-    const surface = surfaceOf(request.url);
+    const surface = surfaceOf(request);
     if (!surface) return;
     const { key, per } = bucketOf(request, surface);
     // Every made-up token gets a bucket of its own, so guessing is also limited per address: an address whose
@@ -41,7 +39,7 @@ export async function registerRateLimit(app: FastifyInstance, config: Config): P
   });
 
   app.addHook('onResponse', async (request, reply) => {
-    if (reply.statusCode !== 401 || surfaceOf(request.url) !== 'v2') return;
+    if (reply.statusCode !== 401 || surfaceOf(request) !== 'v2') return;
     await failures.penalty(failureKey(request.ip)).catch((error: unknown) => request.log.warn({ err: error }, 'could not count a failed authentication'));
   });
 }
@@ -82,14 +80,6 @@ async function createLimiters(app: FastifyInstance, config: Config): Promise<{ l
   const shared = (o: typeof options) =>
     new RateLimiterRedis({ ...o, storeClient: redis, rejectIfRedisNotReady: true, insuranceLimiter: new RateLimiterMemory(o) });
   return { limiter: shared(options), failures: shared(failureOptions) };
-}
-
-/** The path of the request target, also for absolute-form targets (`GET http://host/v2/… HTTP/1.1`). */
-function surfaceOf(url: string): Surface | null {
-  const path = url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '').split(/[?#]/, 1)[0] ?? '';
-  if (path === '/v2' || path.startsWith('/v2/')) return 'v2';
-  if (path === '/oauth' || path.startsWith('/oauth/')) return 'oauth';
-  return null;
 }
 
 /**

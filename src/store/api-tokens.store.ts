@@ -28,6 +28,8 @@ export interface TokenWithAccount {
   account: Pick<AccountRow, 'id' | 'token' | 'is_msp'>;
   /** The public client_id of the OAuth client that was issued this token, if any. */
   oauthClientId: string | null;
+  /** Whether that client has been revoked (its tokens die with it, even one issued while the revocation ran). */
+  oauthClientRevoked: boolean;
 }
 
 /** One query per request: the token by its hash, with the account it acts for. */
@@ -37,12 +39,17 @@ export async function findTokenByHash(db: Db, tokenHash: string): Promise<TokenW
     .innerJoin('accounts as a', 'a.id', 't.account_id')
     .leftJoin('oauth_clients as c', 'c.id', 't.oauth_client_id')
     .selectAll('t')
-    .select(['a.token as account_token', 'a.is_msp as account_is_msp', 'c.client_id as client_id'])
+    .select(['a.token as account_token', 'a.is_msp as account_is_msp', 'c.client_id as client_id', 'c.revoked_at as client_revoked_at'])
     .where('t.token_hash', '=', tokenHash)
     .executeTakeFirst();
   if (!row) return undefined;
-  const { account_token, account_is_msp, client_id, ...token } = row;
-  return { token, account: { id: token.account_id, token: account_token, is_msp: account_is_msp }, oauthClientId: client_id };
+  const { account_token, account_is_msp, client_id, client_revoked_at, ...token } = row;
+  return {
+    token,
+    account: { id: token.account_id, token: account_token, is_msp: account_is_msp },
+    oauthClientId: client_id,
+    oauthClientRevoked: client_revoked_at !== null,
+  };
 }
 
 export async function revokeTokenByHash(db: Db, tokenHash: string, at: string): Promise<boolean> {
