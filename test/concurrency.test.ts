@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { createApiToken } from '../src/domain/accounts.ts';
+import { createOauthClient } from '../src/domain/oauth.ts';
 import { addRule, call, DIALECTS, seedMsp, testApp, uniqueEmail } from './helpers/app.ts';
 
 const count = (statuses: number[]) =>
@@ -89,6 +91,32 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(count(sameDomain.map((r) => r.status)), { 201: 1, 400: 49 });
       const list = (await call(app, 'GET', '/v2/managed_accounts?limit=1000', { token: msp.token })).body.managed_accounts;
       assert.equal(list.length, 2);
+    });
+
+    test('a managed account deleted while its own token or OAuth client is in use: 401 or 409, never a 500', async (t) => {
+      const { app, db } = await testApp(t, dialect.name);
+      const msp = await seedMsp(db.store);
+      const seen: number[] = [];
+      for (let round = 0; round < 4; round++) {
+        const child = await call(app, 'POST', '/v2/managed_accounts', { token: msp.token, body: { name: `Doomed ${round}`, contact_email: uniqueEmail() } });
+        const childToken = (await createApiToken(db.store.db, { accountToken: child.body.token, scopes: 'read,write' })).token;
+        const client = await createOauthClient(db.store.db, { accountToken: child.body.token, scopes: 'read' });
+        const basic = `Basic ${Buffer.from(`${client.client_id}:${client.client_secret}`).toString('base64')}`;
+        const creates = Array.from({ length: 15 }, (_, i) =>
+          call(app, 'POST', '/v2/integrations/custom_provider', { token: childToken, body: { name: `Provider ${round}-${i}` } }),
+        );
+        const grants = Array.from({ length: 15 }, () =>
+          call(app, 'POST', '/oauth/token', { body: 'grant_type=client_credentials', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic } }),
+        );
+        const deleted = call(app, 'DELETE', `/v2/managed_accounts/${child.body.token}`, { token: msp.token });
+        const results = await Promise.all([...creates, ...grants, deleted]);
+        assert.equal(results.at(-1)!.status, 204);
+        for (const res of results) {
+          assert.ok([200, 201, 204, 401, 409].includes(res.status), `${res.status} ${res.raw}`);
+          seen.push(res.status);
+        }
+      }
+      console.log(`statuses while accounts were deleted under their own requests: ${JSON.stringify(count(seen))}`);
     });
   });
 }

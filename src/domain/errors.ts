@@ -1,3 +1,5 @@
+import { foreignKeyViolation } from '../store/errors.ts';
+
 /**
  * The one error catalogue. The domain throws these; src/http/error-handler.ts renders every one as
  * `{"errors": [...]}` with its status. Messages name the field and say what is allowed (DECISIONS W6).
@@ -80,5 +82,16 @@ export const errors = {
       headers,
     ),
 
+  /** A row the request relied on was deleted while it ran (see vanishedReference); nothing was changed. */
+  concurrentDeletion: () =>
+    new DomainError(409, [
+      'something this request refers to (such as the account this token acts for) was deleted while it ran; nothing was changed',
+    ]),
+
   internal: (requestId: string) => new DomainError(500, [`Internal server error (request id ${requestId})`]),
 };
+
+/** The answer for a database error that a concurrent deletion explains, or null for a genuine failure. */
+export function vanishedReference(error: unknown): DomainError | null {
+  return foreignKeyViolation(error) ? errors.concurrentDeletion() : null;
+}

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { DomainError, errors } from '../domain/errors.ts';
+import { DomainError, errors, vanishedReference } from '../domain/errors.ts';
 import { describeValidationErrors } from './validation.ts';
 
 /** The one renderer: every failure leaves as `{"errors": [...]}` with a truthful status (W6, W7). */
@@ -49,6 +49,8 @@ function methodsByPath(app: FastifyInstance): (path: string) => string[] {
 
 function toDomainError(error: FastifyError, requestId: string, bodyLimitBytes: number, contentType: string | undefined): DomainError {
   if (error instanceof DomainError) return error;
+  const vanished = vanishedReference(error);
+  if (vanished) return vanished;
   if (error.validation) {
     const context = error.validationContext ?? 'request';
     const messages = describeValidationErrors(error.validation as Parameters<typeof describeValidationErrors>[0], context);

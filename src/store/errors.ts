@@ -15,3 +15,12 @@ export function uniqueViolation(error: unknown): UniqueRule | null {
   if (target.includes('claimed_domains')) return 'domain';
   return 'other';
 }
+
+/**
+ * A write named a row that another request deleted meanwhile (e.g. the account a token acts for, deleted while the
+ * token's request ran). The statement failed, so its transaction changed nothing.
+ */
+export function foreignKeyViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '23503' || code === 'SQLITE_CONSTRAINT_FOREIGNKEY';
+}

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { SCOPES, type Scope } from '../../domain/auth.ts';
-import { DomainError } from '../../domain/errors.ts';
+import { DomainError, vanishedReference } from '../../domain/errors.ts';
 import {
   authenticateClient,
   grantScopes,
@@ -257,6 +257,9 @@ const oauthErrorRenderer = (bodyLimitBytes: number) => (error: FastifyError, req
           ? `request body is too large (maximum is ${bodyLimitBytes} bytes)`
           : error.message;
     [code, status] = ['invalid_request', tooLarge ? 413 : 400];
+  } else if (vanishedReference((error as { inner?: unknown }).inner ?? error)) {
+    // The client (or its account) was deleted between the secret check and the token's insert.
+    [code, description, status] = ['invalid_client', 'the client or its account was deleted while the token was being issued', 401];
   } else {
     request.log.error({ err: (error as { inner?: unknown }).inner ?? error }, 'OAuth request failed');
     [code, description, status] = ['server_error', `Internal server error (request id ${request.id})`, 500];
