@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { classifySql, endOfStageIndex, firstStageViolation, stageOfType } from '../src/domain/billing-rule-stages.ts';
+import type { DomainError } from '../src/domain/errors.ts';
 import { SQL_PARSE_TIMEOUT_MS } from '../src/domain/sql-parser.ts';
 import { toDecimalString } from '../src/domain/decimal.ts';
 import { checkDomain, checkEmail, checkName, emailKey, parseDateish } from '../src/domain/validators.ts';
@@ -31,7 +32,7 @@ describe('billing-rule stages (SPEC §4.6)', () => {
       ["INSERT INTO costs (amount, service) SELECT SUM(amount) * 0.05, 'MSP fee' FROM costs", 4],
       ["INSERT INTO costs (amount) SELECT CASE WHEN amount > 100 THEN 5 ELSE 1 END FROM costs", 4],
     ];
-    for (const [sql, stage] of cases) assert.deepEqual(await classifySql(sql), { stage }, sql);
+    for (const [sql, stage] of cases) assert.deepEqual(await classifySql(sql, 'acct-1'), { stage }, sql);
   });
 
   test('anything else is refused with the reason', async () => {
@@ -45,7 +46,7 @@ describe('billing-rule stages (SPEC §4.6)', () => {
       ['', /not valid SQL|exactly one statement/],
     ];
     for (const [sql, message] of cases) {
-      const result = await classifySql(sql);
+      const result = await classifySql(sql, 'acct-1');
       assert.ok('error' in result, sql);
       assert.match(result.error, message);
       assert.match(result.error, /^sql_query /);
@@ -54,23 +55,38 @@ describe('billing-rule stages (SPEC §4.6)', () => {
 
   test('statements the parser would chew on for minutes are refused within the time limit, and the parser recovers', async () => {
     const pathological = [
-      'UPDATE aws SET x = ' + '('.repeat(40),
+      'UPDATE aws SET x = ' + '('.repeat(30),
       'UPDATE costs SET amount = ' + '(SELECT '.repeat(30) + '1',
       'UPDATE costs SET amount = ' + '(SELECT '.repeat(8) + ')'.repeat(8),
     ];
     for (const sql of pathological) {
       const started = Date.now();
-      const result = await classifySql(sql);
+      const result = await classifySql(sql, 'acct-1');
       assert.deepEqual(result, { error: 'sql_query is too complex to check (deeply nested or unbalanced parentheses?); simplify it' }, sql);
       assert.ok(Date.now() - started < SQL_PARSE_TIMEOUT_MS + 5000, `stopped near the limit, took ${Date.now() - started} ms`);
     }
     // Meanwhile and afterwards the event loop is free and ordinary statements still parse.
     const [timer, stage] = await Promise.all([
       new Promise<number>((resolve) => { const t = Date.now(); setTimeout(() => resolve(Date.now() - t), 50); }),
-      classifySql('UPDATE aws SET x = ' + '('.repeat(40)).then(() => classifySql("DELETE FROM costs WHERE cost_type = 'Tax'")),
+      classifySql('UPDATE aws SET x = ' + '('.repeat(30), 'acct-1').then(() => classifySql("DELETE FROM costs WHERE cost_type = 'Tax'", 'acct-1')),
     ]);
     assert.ok(timer < 1000, `a 50 ms timer fired after ${timer} ms while the parser was busy`);
     assert.deepEqual(stage, { stage: 3 });
+  });
+
+  test('nesting deeper than 32 is refused before parsing; the queue takes one parse per account and four in all', async () => {
+    const started = Date.now();
+    assert.deepEqual(await classifySql('UPDATE aws SET x = ' + '('.repeat(200) + '1', 'acct-1'), {
+      error: 'sql_query nests parentheses more than 32 levels deep; simplify it',
+    });
+    assert.ok(Date.now() - started < 100, 'refused without parsing');
+    const slow = 'UPDATE costs SET amount = ' + '(SELECT '.repeat(8) + ')'.repeat(8);
+    const busy = (who: string) => ({ status: who === 'account' ? 429 : 503, messages: [new RegExp(who === 'account' ? 'another custom rule of this account' : 'the SQL checker is busy')] });
+    const running = ['a', 'b', 'c', 'd'].map((owner) => classifySql(slow, owner));
+    await assert.rejects(classifySql('DELETE FROM costs', 'a'), (e: DomainError) => e.status === busy('account').status && busy('account').messages[0]!.test(e.messages[0]!));
+    await assert.rejects(classifySql('DELETE FROM costs', 'e'), (e: DomainError) => e.status === busy('server').status && e.headers['retry-after'] === '2');
+    for (const result of await Promise.all(running)) assert.ok('error' in result && /too complex/.test(result.error));
+    assert.deepEqual(await classifySql('DELETE FROM costs', 'a'), { stage: 3 }, 'free again once its parse ended');
   });
 
   test('ordering checks and end-of-stage insertion', () => {

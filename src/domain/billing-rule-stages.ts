@@ -25,9 +25,13 @@ const STAGE_OF_TYPE: Record<Exclude<BillingRuleType, 'custom'>, Stage> = {
 
 type SqlClass = { stage: Stage } | { error: string };
 
-/** Stage of a custom rule's SQL, or why it is not an allowed billing-rule statement. */
-export async function classifySql(sql: string): Promise<SqlClass> {
-  const parsed = await parseSql(sql);
+/** Deeper nesting than this is refused before parsing: the parser's time grows exponentially with it. */
+export const MAX_SQL_NESTING = 32;
+
+/** Stage of a custom rule's SQL, or why it is not an allowed billing-rule statement. `owner` names the account. */
+export async function classifySql(sql: string, owner: string): Promise<SqlClass> {
+  if (nestingDepth(sql) > MAX_SQL_NESTING) return { error: `sql_query nests parentheses more than ${MAX_SQL_NESTING} levels deep; simplify it` };
+  const parsed = await parseSql(sql, owner);
   if ('error' in parsed) return parsed;
   const ast = parsed.ast;
   const statements = (Array.isArray(ast) ? ast : [ast]) as Array<Record<string, unknown>>;
@@ -50,6 +54,17 @@ export async function classifySql(sql: string): Promise<SqlClass> {
     return { stage: containsAggregate(statement.values) ? 4 : 2 };
   }
   return { error: `${allowed} (got ${kind ? kind.toUpperCase() : 'an unknown statement'})` };
+}
+
+/** The deepest parenthesis nesting, counted over the whole text (quoted text included: a cheap upper bound). */
+function nestingDepth(sql: string): number {
+  let depth = 0;
+  let deepest = 0;
+  for (const c of sql) {
+    if (c === '(') deepest = Math.max(deepest, ++depth);
+    else if (c === ')') depth = Math.max(0, depth - 1);
+  }
+  return deepest;
 }
 
 function tableNames(list: unknown): string[] {

@@ -99,7 +99,7 @@ interface RuleValues {
  * SPEC §4.4, C05: the one validation of a rule of `type`, shared by create and (on the merged result) update.
  * Type-specific fields the type does not use are dropped; blank text counts as unset.
  */
-async function checkRule(type: BillingRuleType, input: BillingRuleInput, problems: string[]): Promise<RuleValues> {
+async function checkRule(ownerId: number, type: BillingRuleType, input: BillingRuleInput, problems: string[]): Promise<RuleValues> {
   const keeps = new Set(FIELDS_OF_TYPE[type]);
   const text = (field: 'charge_type' | 'service' | 'category' | 'sub_category', needed: boolean): string | null => {
     if (!keeps.has(field)) return null;
@@ -177,7 +177,7 @@ async function checkRule(type: BillingRuleType, input: BillingRuleInput, problem
     // eslint-disable-next-line no-control-regex -- refusing control characters is the point
     else if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(sql)) problems.push('sql_query must not contain control characters other than tab and line breaks');
     else {
-      const classified = await classifySql(sql);
+      const classified = await classifySql(sql, String(ownerId));
       if ('error' in classified) problems.push(classified.error);
       else {
         values.sql_query = sql;
@@ -203,7 +203,7 @@ export async function createBillingRule(db: Db, owner: Owner, actor: Actor, inpu
   const type = typeof input.type === 'string' ? (input.type.toLowerCase() as BillingRuleType) : undefined;
   if (input.type == null) problems.push('type is required');
   else if (!BILLING_RULE_TYPES.includes(type as BillingRuleType)) problems.push(`type must be one of ${BILLING_RULE_TYPES.join(', ')}`);
-  const values = type && BILLING_RULE_TYPES.includes(type) ? await checkRule(type, input, problems) : (checkTitle(input, problems), undefined);
+  const values = type && BILLING_RULE_TYPES.includes(type) ? await checkRule(owner.id, type, input, problems) : (checkTitle(input, problems), undefined);
   if (problems.length > 0 || !type || !values) throw errors.invalid(...problems);
 
   return inTransaction(db, async (trx) => {
@@ -263,7 +263,7 @@ export async function updateBillingRule(db: Db, ownerId: number, actor: Actor, t
     for (const [key, value] of Object.entries(input) as Array<[keyof BillingRuleInput, unknown]>) {
       if (value != null && Object.hasOwn(merged, key)) (merged as Record<string, unknown>)[key] = value;
     }
-    const values = await checkRule(type, merged, problems);
+    const values = await checkRule(ownerId, type, merged, problems);
     if (problems.length > 0) throw errors.invalid(...problems);
 
     if (values.stage !== row.stage) await checkStageChange(trx, ownerId, row, values.stage);

@@ -6,7 +6,7 @@ import { foreignKeyViolation } from '../store/errors.ts';
  */
 export class DomainError extends Error {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 429 | 500,
+    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 429 | 500 | 503,
     readonly messages: string[],
     readonly headers: Record<string, string> = {},
   ) {
@@ -80,6 +80,18 @@ export const errors = {
         `Too many refused credentials: ${limit.max} in ${limit.windowSeconds} seconds from this client address; retry after ${retryAfterSeconds} seconds`,
       ],
       headers,
+    ),
+
+  /** Custom SQL is checked one statement at a time per account, a few at a time server-wide; retry shortly. */
+  sqlCheckBusy: (who: 'account' | 'server') =>
+    new DomainError(
+      who === 'account' ? 429 : 503,
+      [
+        who === 'account'
+          ? 'sql_query cannot be checked yet: another custom rule of this account is being checked; retry in a few seconds'
+          : 'sql_query cannot be checked yet: the SQL checker is busy; retry in a few seconds',
+      ],
+      { 'retry-after': '2' },
     ),
 
   /** A row the request relied on was deleted while it ran (see vanishedReference); nothing was changed. */

@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { errors } from './errors.ts';
 
 /** What parsing a custom rule's SQL gave: the AST, or a reason it is refused. */
 export type ParsedSql = { ast: unknown } | { error: string };
@@ -78,13 +79,28 @@ function parseWith(w: ChildProcess, sql: string): Promise<ParsedSql> {
   });
 }
 
+/** Parses waiting or running at once, server-wide; past it a parse is refused (503) rather than queued. */
+export const MAX_QUEUED_PARSES = 4;
+let queued = 0;
+/** Accounts with a parse waiting or running: one at a time each, so no one account can fill the queue. */
+const parsing = new Set<string>();
+
 /**
  * Parses one custom billing-rule statement with node-sql-parser (PostgreSQL grammar) in a child process, one
  * parse at a time, stopped after SQL_PARSE_TIMEOUT_MS: a pathological statement costs its own request a 400,
- * never the server its event loop.
+ * never the server its event loop. The queue is short and shared fairly: an account gets one parse at a time
+ * (429 for a second), and at most MAX_QUEUED_PARSES wait server-wide (503), so no request waits more than a few
+ * limits' worth behind other accounts' statements.
  */
-export function parseSql(sql: string): Promise<ParsedSql> {
-  const result = queue.then(() => parseOnce(sql));
+export function parseSql(sql: string, owner: string): Promise<ParsedSql> {
+  if (parsing.has(owner)) return Promise.reject(errors.sqlCheckBusy('account'));
+  if (queued >= MAX_QUEUED_PARSES) return Promise.reject(errors.sqlCheckBusy('server'));
+  parsing.add(owner);
+  queued += 1;
+  const result = queue.then(() => parseOnce(sql)).finally(() => {
+    parsing.delete(owner);
+    queued -= 1;
+  });
   queue = result.catch(() => undefined);
   return result;
 }
