@@ -99,13 +99,15 @@ export async function buildApp({ config, store, secrets = secretBoxFor(config) }
   registerErrorHandling(app, config.bodyLimitBytes);
   await registerHardening(app);
 
-  // M8: page and limit are whole decimal numbers. Ajv's coercion would also take 0x10, 1e3 or Infinity.
+  // M8: page, limit (and the audit logs' token id filter, user) are whole decimal numbers. Ajv's coercion would
+  // also take 0x10, 1e3, +1 or Infinity.
+  const examples: Record<string, number> = { page: 2, limit: 100, user: 12 };
   app.addHook('preValidation', async (request) => {
     const query = request.query as Record<string, unknown> | undefined;
-    for (const key of ['page', 'limit']) {
+    for (const key of Object.keys(examples)) {
       const value = query?.[key];
       if (value !== undefined && !(typeof value === 'string' && /^[0-9]{1,12}$/.test(value))) {
-        throw errors.invalid(`${key} must be a whole number written in digits (e.g. ${key}=${key === 'page' ? 2 : 100})`);
+        throw errors.invalid(`${key} must be a whole number written in digits (e.g. ${key}=${examples[key]})`);
       }
     }
   });
@@ -137,7 +139,7 @@ export async function buildApp({ config, store, secrets = secretBoxFor(config) }
   await registerRateLimit(app, config);
   registerAuth(app, store.db);
   // preHandler, after auth and validation: R2 replays and claims keys only for requests that would run.
-  registerIdempotency(app, store.db);
+  registerIdempotency(app, store.db, secrets);
 
   const origin = () => {
     const address = app.server.address() as AddressInfo | null;

@@ -388,7 +388,9 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(tokensOf(await logs(app, msp.token, `start_date=${today}&end_date=${today}`)), tokensOf(all.slice(2)));
 
       const bad: Array<[string, RegExp]> = [
-        ['user=terraform', /^user must be an integer$/],
+        ['user=terraform', /^user must be a whole number written in digits \(e\.g\. user=12\)$/],
+        ['user=0x1', /^user must be a whole number written in digits/],
+        ['user=1e3', /^user must be a whole number written in digits/],
         ['user=0', /^user must be greater than or equal to 1$/],
         ['action=create,update', /^action must be one of create, update, delete$/],
         ['object_type=Report', /^object_type must be one of .*managed_account.*cost_report/],
