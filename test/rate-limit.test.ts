@@ -138,6 +138,22 @@ for (const dialect of DIALECTS) {
       assert.ok(Number(refused.headers['retry-after']) >= 1);
       // The address is blocked, whatever it sends, until the window ends (a guesser cannot tell good from bad).
       assert.equal((await call(ctx.app, 'GET', '/v2/managed_accounts', { token: msp.token })).status, 429);
+      const oauth = await call(ctx.app, 'POST', '/oauth/token', { body: 'grant_type=client_credentials', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      assert.equal(oauth.status, 429);
+      assert.equal(oauth.body.error, 'invalid_request');
+    });
+
+    test('refused OAuth client credentials count too: secret guessing from one address stops after max', async (t) => {
+      const ctx = await testApp(t, dialect.name, { rateLimitMax: 3, rateLimitWindowSeconds: 30 });
+      const guess = (n: number) =>
+        call(ctx.app, 'POST', '/oauth/introspect', {
+          body: `token=x&client_id=stw_client_${String(n).padStart(16, '0')}&client_secret=guess`,
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        });
+      for (let n = 0; n < 3; n++) assert.equal((await guess(n)).status, 401);
+      const blocked = await guess(3);
+      assert.equal(blocked.status, 429, blocked.raw);
+      assert.match(blocked.body.errors[0], /^Too many refused credentials: 3 in 30 seconds from this client address/);
     });
 
     test('/oauth/* is limited per client address, whatever credentials are sent; other paths are not limited', async (t) => {
@@ -149,7 +165,8 @@ for (const dialect of DIALECTS) {
           headers: { authorization: `Basic ${Buffer.from(`client_${n}:secret_${n}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
           payload: 'grant_type=client_credentials',
         });
-      for (const n of [1, 2]) assert.notEqual((await guess(n)).statusCode, 429);
+      // Two requests that are not refused credentials (a wrong method) use up the address's bucket …
+      for (let i = 0; i < 2; i++) assert.equal((await ctx.app.inject({ method: 'GET', url: '/oauth/token' })).statusCode, 405);
       const third = await guess(3);
       assert.equal(third.statusCode, 429, third.body);
       assert.match(String(third.headers['retry-after']), /^[1-9][0-9]*$/);

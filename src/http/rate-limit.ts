@@ -22,8 +22,9 @@ export async function registerRateLimit(app: FastifyInstance, config: Config): P
     if (!surface) return;
     const { key, per } = bucketOf(request, surface);
     // Every made-up token gets a bucket of its own, so guessing is also limited per address: an address whose
-    // credentials were refused `max` times in a window is refused outright until the window ends.
-    if (per === 'token') await refuseGuessers(failures, request.ip, { max, windowSeconds });
+    // credentials (bearer tokens, OAuth client secrets) were refused `max` times in a window is refused outright
+    // until the window ends.
+    await refuseGuessers(failures, request.ip, { max, windowSeconds });
     let result: RateLimiterRes;
     try {
       result = await limiter.consume(key);
@@ -39,7 +40,7 @@ export async function registerRateLimit(app: FastifyInstance, config: Config): P
   });
 
   app.addHook('onResponse', async (request, reply) => {
-    if (reply.statusCode !== 401 || surfaceOf(request) !== 'v2') return;
+    if (reply.statusCode !== 401 || !surfaceOf(request)) return;
     await failures.penalty(failureKey(request.ip)).catch((error: unknown) => request.log.warn({ err: error }, 'could not count a failed authentication'));
   });
 }
