@@ -539,7 +539,7 @@ for (const dialect of DIALECTS) {
       );
       const seconds = (Date.now() - started) / 1000;
       const histogram = [...statuses.entries()].sort(([x], [y]) => x - y).map(([s, n]) => `${s}: ${n}`).join(', ');
-      console.log(`# hostile input [${dialect.name}]: ${sent} requests to ${f.routes.length} routes and unknown paths in ${seconds.toFixed(1)} s (seed ${SEED}); statuses ${histogram}`);
+      console.log(`hostile input [${dialect.name}]: ${sent} requests to ${f.routes.length} routes and unknown paths in ${seconds.toFixed(1)} s (seed ${SEED}); statuses ${histogram}`);
       assert.ok(sent >= RUNS, `sent ${sent} requests`);
       assert.deepEqual(await fingerprint(db.store, tables), before, 'stored data changed');
     });
