@@ -7,19 +7,33 @@ import {
   findIdempotencyKey,
   insertIdempotencyClaim,
   releaseIdempotencyClaim,
+  refreshIdempotencyHeartbeat,
   retakeIdempotencyKey,
   type IdempotencyClaimRef,
 } from '../store/idempotency.store.ts';
 import type { Database, IdempotencyKeyRow } from '../store/schema.ts';
 import { errors } from './errors.ts';
+import type { SecretBox } from './secret-box.ts';
 
-/** R2: a stored response is replayed for 24 hours; after that the key is free again. */
+/** R2: a stored response is replayed for 24 hours from the first claim; after that the key is free again. */
 export const REPLAY_WINDOW_SECONDS = 24 * 3600;
-/**
- * A claim with no response after this long belongs to a process that died mid-request (requests finish in
- * seconds), so a retry may take it over instead of getting 409 for a whole day.
- */
-export const ABANDONED_CLAIM_SECONDS = 60;
+
+/** How claims stay alive and how often expired keys are swept. Tests shorten these to run in seconds. */
+export interface IdempotencyTiming {
+  /** How often the process running a request refreshes its claim's heartbeat. */
+  heartbeatMs: number;
+  /**
+   * A running claim whose heartbeat is older than this belongs to a process that is gone (it died, or its event
+   * loop has been stuck that long), so a retry may take it over instead of getting 409 for a whole day. A request
+   * may run for any length of time as long as its process keeps the heartbeat fresh.
+   */
+  abandonedAfterSeconds: number;
+  /** Expired keys of every token are deleted at most this often per process. */
+  sweepEverySeconds: number;
+}
+
+/** Defaults: about four missed heartbeats before a claim counts as abandoned. */
+export const IDEMPOTENCY_TIMING: Readonly<IdempotencyTiming> = { heartbeatMs: 15_000, abandonedAfterSeconds: 60, sweepEverySeconds: 60 };
 
 /** Visible ASCII only: no spaces, control characters or anything that could be confused in a log line. */
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
@@ -62,6 +76,13 @@ export interface StoredResponse {
 
 export type ClaimOutcome = { kind: 'claimed'; claim: IdempotencyClaim } | { kind: 'replay'; response: StoredResponse };
 
+/** What the idempotency rules work with: the database, the box that seals stored bodies, and the timing. */
+export interface IdempotencyDeps {
+  db: Kysely<Database>;
+  secrets: SecretBox;
+  timing: Readonly<IdempotencyTiming>;
+}
+
 const CLAIM_ATTEMPTS = 3;
 
 /**
@@ -69,8 +90,8 @@ const CLAIM_ATTEMPTS = 3;
  * constraint, so of concurrent requests with one key exactly one runs. Otherwise: a different request with the
  * key → 400; its stored response → replay; still running → 409; abandoned or expired → taken over.
  */
-export async function claimIdempotencyKey(db: Kysely<Database>, tokenId: number, key: string, requestHash: string): Promise<ClaimOutcome> {
-  await deleteIdempotencyKeysBefore(db, tokenId, isoSecondsAgo(REPLAY_WINDOW_SECONDS));
+export async function claimIdempotencyKey(deps: IdempotencyDeps, tokenId: number, key: string, requestHash: string): Promise<ClaimOutcome> {
+  const { db } = deps;
   for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
     const createdAt = isoSecondsAgo(0);
     try {
@@ -81,41 +102,81 @@ export async function claimIdempotencyKey(db: Kysely<Database>, tokenId: number,
     }
     const existing = await findIdempotencyKey(db, tokenId, key);
     if (!existing) continue; // released (its request failed) since our insert: claim again
-    const decision = decide(existing, requestHash);
+    const decision = decide(deps, existing, requestHash);
     if (decision.kind !== 'retake') return decision;
     if (await retakeIdempotencyKey(db, tokenId, existing, { request_hash: requestHash, created_at: createdAt })) {
       return { kind: 'claimed', claim: { id: existing.id, createdAt, tokenId } };
     }
-    // Another request retook it first: look again.
+    // Another request retook it first, or its holder refreshed its heartbeat: look again.
   }
   throw errors.idempotencyInProgress();
 }
 
-function decide(existing: IdempotencyKeyRow, requestHash: string): { kind: 'retake' } | Extract<ClaimOutcome, { kind: 'replay' }> {
+function decide(deps: IdempotencyDeps, existing: IdempotencyKeyRow, requestHash: string): { kind: 'retake' } | Extract<ClaimOutcome, { kind: 'replay' }> {
   if (existing.created_at < isoSecondsAgo(REPLAY_WINDOW_SECONDS)) return { kind: 'retake' };
   if (existing.request_hash !== requestHash) throw errors.idempotencyKeyReused(existing.key);
   if (existing.status !== null) {
     const headers = JSON.parse(existing.response_headers ?? '{}') as { 'content-type'?: string };
-    return { kind: 'replay', response: { status: existing.status, body: existing.response_body ?? '', contentType: headers['content-type'] ?? null } };
+    const body = existing.response_body === null ? '' : deps.secrets.open(bodyPurpose(existing), existing.response_body);
+    return { kind: 'replay', response: { status: existing.status, body, contentType: headers['content-type'] ?? null } };
   }
-  if (existing.created_at >= isoSecondsAgo(ABANDONED_CLAIM_SECONDS)) throw errors.idempotencyInProgress();
+  // Every claim is made with a heartbeat; a row without one (written by hand) counts from the claim.
+  const lastAlive = existing.heartbeat_at ?? existing.created_at;
+  if (lastAlive >= isoSecondsAgo(deps.timing.abandonedAfterSeconds)) throw errors.idempotencyInProgress();
   return { kind: 'retake' };
 }
 
+/** Binds a sealed body to its row, so a body copied into another row (or column) does not open. */
+const bodyPurpose = (row: { id: number; api_token_id: number }) => `idempotency_keys.response_body:${row.api_token_id}:${row.id}`;
+
 /**
- * Ends a claim with the response the client gets. Responses below 500 are kept for replay; a 5xx (or a body that
- * cannot be stored) releases the key so a retry runs again. False when the claim had been taken over meanwhile.
+ * Keeps a claim alive while its request runs: refreshes its heartbeat every `timing.heartbeatMs` until `stop()`
+ * is called or the claim is no longer held. The timer never keeps the process alive. A failed refresh is reported
+ * and retried on the next beat; if refreshes keep failing, the claim is taken over after abandonedAfterSeconds.
  */
-export async function finishIdempotencyClaim(db: Kysely<Database>, claim: IdempotencyClaim, response: StoredResponse | null): Promise<boolean> {
+export function keepIdempotencyClaimAlive(deps: IdempotencyDeps, claim: IdempotencyClaim, onError: (error: unknown) => void): { stop(): void } {
+  let refreshing = false; // a slow database must not pile up overlapping refreshes
+  const timer = setInterval(() => {
+    if (refreshing) return;
+    refreshing = true;
+    refreshIdempotencyHeartbeat(deps.db, claim.tokenId, claim, isoSecondsAgo(0))
+      .then((held) => {
+        if (!held) clearInterval(timer); // finished, released or taken over: nothing left to keep alive
+      }, onError)
+      .finally(() => (refreshing = false));
+  }, deps.timing.heartbeatMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
+
+/**
+ * Ends a claim with the response the client gets. Responses below 500 are kept for replay, the body sealed (it
+ * may carry secrets); a 5xx (or a body that cannot be stored) releases the key so a retry runs again. False when
+ * the claim had been taken over meanwhile.
+ */
+export async function finishIdempotencyClaim(deps: IdempotencyDeps, claim: IdempotencyClaim, response: StoredResponse | null): Promise<boolean> {
   if (response === null || response.status >= 500) {
-    await releaseIdempotencyClaim(db, claim.tokenId, claim);
+    await releaseIdempotencyClaim(deps.db, claim.tokenId, claim);
     return true;
   }
-  return completeIdempotencyClaim(db, claim.tokenId, claim, {
+  return completeIdempotencyClaim(deps.db, claim.tokenId, claim, {
     status: response.status,
-    response_body: response.body,
+    response_body: deps.secrets.seal(bodyPurpose({ id: claim.id, api_token_id: claim.tokenId }), response.body),
     response_headers: JSON.stringify(response.contentType === null ? {} : { 'content-type': response.contentType }),
   });
+}
+
+/**
+ * Deletes expired keys of every token, at most once per `timing.sweepEverySeconds` for each sweeper (one per app):
+ * keys of tokens that never send another request (short-lived OAuth tokens) do not stay forever.
+ */
+export function expiredIdempotencyKeySweeper(deps: IdempotencyDeps): () => Promise<void> {
+  let lastSweep = -Infinity;
+  return async () => {
+    if (Date.now() - lastSweep < deps.timing.sweepEverySeconds * 1000) return;
+    lastSweep = Date.now();
+    await deleteIdempotencyKeysBefore(deps.db, isoSecondsAgo(REPLAY_WINDOW_SECONDS));
+  };
 }
 
 /** W9 timestamps (UTC, second precision), which compare correctly as text. */

@@ -4,9 +4,10 @@ import type { Database, IdempotencyKeyRow } from './schema.ts';
 type Db = Kysely<Database>;
 
 /**
- * R2: idempotency keys, scoped by the API token that sent them (the owner, first argument of every function).
- * A row with status null is a claim: its request is running. A claim is named by (id, created_at), so a process
- * whose claim was taken over can no longer complete or release it.
+ * R2: idempotency keys, scoped by the API token that sent them (the owner, first argument of every function but
+ * the expiry sweep). A row with status null is a claim: its request is running, and its process refreshes
+ * heartbeat_at meanwhile. A claim is named by (id, created_at), so a process whose claim was taken over can no
+ * longer complete, release or refresh it.
  */
 export interface IdempotencyClaimRef {
   id: number;
@@ -21,7 +22,7 @@ export async function insertIdempotencyClaim(
 ): Promise<IdempotencyClaimRef> {
   const row = await db
     .insertInto('idempotency_keys')
-    .values({ ...values, api_token_id: tokenId, status: null, response_body: null, response_headers: null })
+    .values({ ...values, api_token_id: tokenId, status: null, response_body: null, response_headers: null, heartbeat_at: values.created_at })
     .returning(['id', 'created_at'])
     .executeTakeFirstOrThrow();
   return { id: row.id, createdAt: row.created_at };
@@ -32,22 +33,37 @@ export async function findIdempotencyKey(db: Db, tokenId: number, key: string): 
 }
 
 /**
- * Turns a row back into a fresh claim, only if it is still exactly as the caller saw it (same created_at and
- * status): of several processes trying at once, one wins.
+ * Turns a row back into a fresh claim, only if it is still exactly as the caller saw it (same created_at, status
+ * and heartbeat): of several processes trying at once, one wins, and a claim whose holder has just refreshed its
+ * heartbeat is not taken.
  */
 export async function retakeIdempotencyKey(
   db: Db,
   tokenId: number,
-  seen: Pick<IdempotencyKeyRow, 'id' | 'created_at' | 'status'>,
+  seen: Pick<IdempotencyKeyRow, 'id' | 'created_at' | 'status' | 'heartbeat_at'>,
   values: { request_hash: string; created_at: string },
 ): Promise<boolean> {
   const result = await db
     .updateTable('idempotency_keys')
-    .set({ ...values, status: null, response_body: null, response_headers: null })
+    .set({ ...values, status: null, response_body: null, response_headers: null, heartbeat_at: values.created_at })
     .where('api_token_id', '=', tokenId)
     .where('id', '=', seen.id)
     .where('created_at', '=', seen.created_at)
     .where('status', seen.status === null ? 'is' : '=', seen.status)
+    .where('heartbeat_at', seen.heartbeat_at === null ? 'is' : '=', seen.heartbeat_at)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** Marks a claim still held as alive at `at`; false when it was completed, released or taken over meanwhile. */
+export async function refreshIdempotencyHeartbeat(db: Db, tokenId: number, claim: IdempotencyClaimRef, at: string): Promise<boolean> {
+  const result = await db
+    .updateTable('idempotency_keys')
+    .set({ heartbeat_at: at })
+    .where('api_token_id', '=', tokenId)
+    .where('id', '=', claim.id)
+    .where('created_at', '=', claim.createdAt)
+    .where('status', 'is', null)
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
@@ -81,7 +97,10 @@ export async function releaseIdempotencyClaim(db: Db, tokenId: number, claim: Id
     .execute();
 }
 
-/** Removes this token's keys created before `before` (ISO-8601): they can no longer be replayed. */
-export async function deleteIdempotencyKeysBefore(db: Db, tokenId: number, before: string): Promise<void> {
-  await db.deleteFrom('idempotency_keys').where('api_token_id', '=', tokenId).where('created_at', '<', before).execute();
+/**
+ * Housekeeping across every token (the one store function here without an owner): removes the keys created before
+ * `before` (ISO-8601), which can no longer be replayed. Uses the created_at index.
+ */
+export async function deleteIdempotencyKeysBefore(db: Db, before: string): Promise<void> {
+  await db.deleteFrom('idempotency_keys').where('created_at', '<', before).execute();
 }

@@ -217,10 +217,14 @@ export interface IdempotencyKeysTable {
   request_hash: string;
   /** null while the first request is still running. */
   status: number | null;
+  /** The response body sealed with the SecretBox (it may hold secrets such as banking secure_data). */
   response_body: string | null;
   /** JSON object of the response headers worth replaying (content-type). */
   response_headers: string | null;
+  /** When the claim was made; the 24-hour replay window counts from here. */
   created_at: string;
+  /** When the process running the request last refreshed its claim. */
+  heartbeat_at: string | null;
 }
 
 export interface StewardMetaTable {

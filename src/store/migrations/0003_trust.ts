@@ -56,7 +56,9 @@ export function trust(dialect: Dialect): Migration {
       await db.schema.createIndex('audit_logs_account_id_id').on('audit_logs').columns(['account_id', 'id']).execute();
       await db.schema.createIndex('audit_logs_account_object').on('audit_logs').columns(['account_id', 'object_token']).execute();
 
-      // R2: idempotency keys per token. status null = the first request is still running.
+      // R2: idempotency keys per token. status null = the first request is still running; its process refreshes
+      // heartbeat_at meanwhile, so a retry takes the claim over only when that process is gone. created_at starts
+      // the 24-hour replay window.
       await db.schema
         .createTable('idempotency_keys')
         .addColumn('id', idType, id)
@@ -67,6 +69,7 @@ export function trust(dialect: Dialect): Migration {
         .addColumn('response_body', 'text')
         .addColumn('response_headers', 'text')
         .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('heartbeat_at', 'text')
         .addUniqueConstraint('idempotency_keys_token_key', ['api_token_id', 'key'])
         .execute();
       await db.schema.createIndex('idempotency_keys_created_at').on('idempotency_keys').column('created_at').execute();
