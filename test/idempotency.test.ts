@@ -213,7 +213,7 @@ for (const dialect of DIALECTS) {
         assert.equal(busy.status, 409, `claimed ${claimedAgo} s ago, heartbeat ${heartbeatAgo} s ago`);
         assert.deepEqual(busy.body.errors, ['A request with this Idempotency-Key is still in progress; retry later']);
       }
-      // A claim made before heartbeats existed counts from its creation.
+      // A row without a heartbeat (not one Steward writes) counts from its creation.
       await running(30, null);
       assert.equal((await put()).status, 409);
       await running(120, null);
