@@ -314,6 +314,24 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(await names(ctx, msp.token), ['After outage']);
     });
 
+    test('a 429 from the busy SQL checker releases the key: the retry after Retry-After runs', async (t) => {
+      const ctx = await testApp(t, dialect.name);
+      const msp = await seedMsp(ctx.db.store);
+      const rule = (title: string, sql: string, key?: string) =>
+        call(ctx.app, 'POST', '/v2/billing_rules', { token: msp.token, body: { type: 'custom', title, sql_query: sql }, ...(key ? { headers: { [KEY]: key } } : {}) });
+      // This account's first statement keeps the checker busy for its 2 s limit …
+      const slow = rule('Slow', 'UPDATE costs SET amount = ' + '(SELECT '.repeat(8) + ')'.repeat(8));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const busy = await rule('Keyed', 'DELETE FROM costs', 'sql-busy');
+      assert.equal(busy.status, 429, busy.raw);
+      assert.equal(busy.headers['retry-after'], '2');
+      assert.deepEqual(await keyRows(ctx.db.store), [], 'the claim was released, not stored');
+      assert.equal((await slow).status, 400);
+      const retried = await rule('Keyed', 'DELETE FROM costs', 'sql-busy');
+      assert.equal(retried.status, 201, retried.raw);
+      assert.equal(retried.headers['idempotent-replayed'], undefined);
+    });
+
     test('stored responses are sealed: a keyed billing profile leaves no banking secret in the row, and replays it byte for byte', async (t) => {
       const ctx = await testApp(t, dialect.name);
       const msp = await seedMsp(ctx.db.store);

@@ -150,12 +150,18 @@ export function keepIdempotencyClaimAlive(deps: IdempotencyDeps, claim: Idempote
 }
 
 /**
- * Ends a claim with the response the client gets. Responses below 500 are kept for replay, the body sealed (it
- * may carry secrets); a 5xx (or a body that cannot be stored) releases the key so a retry runs again. False when
- * the claim had been taken over meanwhile.
+ * Answers that say "not now" rather than answer the request: busy (429, e.g. the SQL checker), a concurrent
+ * deletion (409) and server errors. They release the key, so a retry after Retry-After runs the request again.
+ */
+const retryable = (status: number) => status === 409 || status === 429 || status >= 500;
+
+/**
+ * Ends a claim with the response the client gets. Final responses are kept for replay, the body sealed (it may
+ * carry secrets); a retryable one (or a body that cannot be stored) releases the key so a retry runs again. False
+ * when the claim had been taken over meanwhile.
  */
 export async function finishIdempotencyClaim(deps: IdempotencyDeps, claim: IdempotencyClaim, response: StoredResponse | null): Promise<boolean> {
-  if (response === null || response.status >= 500) {
+  if (response === null || retryable(response.status)) {
     await releaseIdempotencyClaim(deps.db, claim.tokenId, claim);
     return true;
   }
