@@ -37,8 +37,17 @@ export type Config = Static<typeof ConfigSchema>;
 
 export class ConfigError extends Error {}
 
+/** Settings that are whole numbers: as text they must be plain digits (TypeBox would read `1e3` as 1, `0x10` as 16). */
+const WHOLE_NUMBERS = ['port', 'bodyLimitBytes', 'rateLimitMax', 'rateLimitWindowSeconds', 'oauthTokenTtlSeconds'] as const;
+
 export function parseConfig(input: Record<string, unknown>): Config {
   const defined = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined && v !== ''));
+  for (const name of WHOLE_NUMBERS) {
+    const value = defined[name];
+    if (typeof value === 'string' && !/^[0-9]+$/.test(value.trim())) {
+      throw new ConfigError(`invalid configuration ${name}: ${JSON.stringify(value)} is not a whole number written in digits`);
+    }
+  }
   const candidate = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, defined));
   const firstError = Value.Errors(ConfigSchema, candidate).First();
   if (firstError) throw new ConfigError(`invalid configuration ${firstError.path.slice(1) || '(root)'}: ${firstError.message}`);

@@ -84,6 +84,14 @@ for (const dialect of DIALECTS) {
       const listedAfter = jsonOf(await steward(db, 'oauth-clients', 'list', '--account', account.token, '--json'));
       assert.equal(listedAfter.oauth_clients[0].revoked_at, revoked.revoked_at);
       assert.match((await steward(db, 'oauth-clients', 'list', '--account', account.token)).stdout, /grafana {2}created \S+ {2}revoked \S+\n/);
+      // A token issued while the revocation ran has no revoked_at of its own (that race is in oauth.test.ts); it is
+      // refused all the same, and `tokens list` shows it revoked with its client.
+      await db.store.db.updateTable('api_tokens').set({ revoked_at: null }).where('oauth_client_id', 'is not', null).execute();
+      assert.equal((await call(app, 'GET', '/v2/managed_accounts', { token })).status, 401);
+      const tokens = jsonOf(await steward(db, 'tokens', 'list', '--account', account.token, '--json')).tokens;
+      const ofClient = tokens.filter((row: { oauth_client_id: string | null }) => row.oauth_client_id === created.client_id);
+      assert.equal(ofClient.length, 1);
+      assert.equal(ofClient[0].revoked_at, revoked.revoked_at);
 
       assertFails(await steward(db, 'oauth-clients', 'revoke', created.client_id), /^steward: OAuth client stw_client_[0-9a-f]{16} is already revoked\n$/);
       assertFails(await steward(db, 'oauth-clients', 'revoke', 'stw_client_0000000000000000'), /^steward: OAuth client stw_client_0{16} does not exist\n$/);

@@ -21,6 +21,10 @@ describe('configuration', () => {
     assert.throws(() => parseConfig({ port: 'eighty' }), ConfigError);
     assert.throws(() => parseConfig({ port: '70000' }), ConfigError);
     assert.throws(() => parseConfig({ publicUrl: 'ftp://x' }), /publicUrl/);
+    for (const [name, value] of [['rateLimitMax', '1e3'], ['rateLimitWindowSeconds', '0x10'], ['oauthTokenTtlSeconds', '1.5'], ['port', '80 80']] as const) {
+      assert.throws(() => parseConfig({ [name]: value }), new RegExp(`invalid configuration ${name}: .* is not a whole number written in digits$`), `${name}=${value}`);
+    }
+    assert.equal(parseConfig({ rateLimitMax: '1000', oauthTokenTtlSeconds: ' 60 ' }).rateLimitMax, 1000);
   });
 
   test('a database password is never printed', () => {

@@ -29,7 +29,8 @@ export async function listApiTokens(db: Kysely<Database>, accountToken: string):
       created_at: row.created_at,
       last_used_at: row.last_used_at,
       expires_at: row.expires_at,
-      revoked_at: row.revoked_at,
+      // A token issued while its client was being revoked is dead too (auth refuses it): show it revoked with it.
+      revoked_at: row.revoked_at ?? row.client_revoked_at,
       oauth_client_id: row.client_id,
     };
   });

@@ -92,7 +92,7 @@ export async function revokeClientTokenByHash(db: Db, ownerId: number, clientRow
 }
 
 /** A token row with the public client_id of the OAuth client it was issued to (null for CLI-made tokens). */
-export type ApiTokenListing = Omit<ApiTokenRow, 'token_hash'> & { client_id: string | null };
+export type ApiTokenListing = Omit<ApiTokenRow, 'token_hash'> & { client_id: string | null; client_revoked_at: string | null };
 
 /** An account's tokens, oldest first; the hash is not selected. */
 export async function listApiTokens(db: Db, ownerId: number): Promise<ApiTokenListing[]> {
@@ -110,6 +110,7 @@ export async function listApiTokens(db: Db, ownerId: number): Promise<ApiTokenLi
       't.oauth_client_id',
       't.last_used_at',
       'c.client_id',
+      'c.revoked_at as client_revoked_at',
     ])
     .where('t.account_id', '=', ownerId)
     .orderBy('t.id')
