@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -349,6 +350,14 @@ for (const dialect of DIALECTS) {
       const [row] = await keyRows(ctx.db.store);
       const stored = JSON.stringify(row);
       for (const value of [...Object.values(secure), 'Sealed bank', first.body.token]) assert.ok(!stored.includes(value), `${value} is not in the row`);
+      // The request digest is keyed: a plain SHA-256 of the request (which anyone could compute from a guessed IBAN)
+      // is not what is stored.
+      const sorted = (v: unknown): unknown =>
+        Array.isArray(v) ? v.map(sorted) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted((v as Record<string, unknown>)[k])])) : v;
+      const body = { nickname: 'Sealed bank', banking_information_attributes: { bank_name: 'Barclays', secure_data: secure } };
+      const plain = createHash('sha256').update(JSON.stringify(['POST', '/v2/billing_profiles', sorted(body)])).digest('hex');
+      assert.match(row!.request_hash, /^[0-9a-f]{64}$/);
+      assert.notEqual(row!.request_hash, plain);
       const replay = await create();
       assertReplayOf(replay, first);
       assert.equal(replay.body.banking_information_attributes.secure_data.iban, secure.iban);

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { uniqueViolation } from '../store/errors.ts';
 import {
@@ -45,11 +44,12 @@ export function parseIdempotencyKey(header: string | string[] | undefined): stri
   return header;
 }
 
-/** What makes two requests "the same": method, target (path and query) and body, with object keys sorted. */
-export function idempotencyRequestHash(request: { method: string; url: string; body: unknown }): string {
-  return createHash('sha256')
-    .update(JSON.stringify([request.method, request.url, canonical(request.body ?? null)]))
-    .digest('hex');
+/**
+ * What makes two requests "the same": method, target (path and query) and body, with object keys sorted. Keyed
+ * (the body may carry banking data or passwords), so the stored digest cannot confirm a guess offline.
+ */
+export function idempotencyRequestHash(secrets: SecretBox, request: { method: string; url: string; body: unknown }): string {
+  return secrets.mac('idempotency_keys.request_hash', JSON.stringify([request.method, request.url, canonical(request.body ?? null)]));
 }
 
 /** Key order is not part of a JSON object's meaning, so a client that re-serialises its body still matches. */

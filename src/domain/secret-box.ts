@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 
 /**
  * Encryption at rest for secrets the API must give back or use later (Azure service-principal passwords,
@@ -45,6 +45,14 @@ export class SecretBox {
     decipher.setAAD(Buffer.from(purpose, 'utf8'));
     decipher.setAuthTag(raw.subarray(12, 28));
     return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+  }
+
+  /**
+   * A keyed digest (HMAC-SHA-256, hex) of text that may hold secrets, for comparing without storing it: unlike a
+   * plain hash, it cannot be used to confirm a guessed secret without the key.
+   */
+  mac(purpose: string, text: string): string {
+    return createHmac('sha256', this.#keyNow()).update(purpose).update('\0').update(text).digest('hex');
   }
 
   sealJson(purpose: string, value: unknown): string {

@@ -60,7 +60,7 @@ export function registerIdempotency(app: FastifyInstance, db: Kysely<Database>, 
     const key = parseIdempotencyKey(request.headers['idempotency-key']);
     if (key === undefined) return;
     await sweepExpiredKeys().catch((error: unknown) => request.log.error({ err: error }, 'could not delete expired Idempotency-Keys'));
-    const hash = idempotencyRequestHash({ method: request.method, url: request.url, body: request.body });
+    const hash = idempotencyRequestHash(deps.secrets, { method: request.method, url: request.url, body: request.body });
     const outcome = await claimIdempotencyKey(deps, principalOf(request).tokenId, key, hash);
     if (outcome.kind === 'claimed') {
       const heartbeat = keepIdempotencyClaimAlive(deps, outcome.claim, (error) =>
