@@ -8,7 +8,7 @@ import { publicOrigin, secretBoxFor, type Config } from './config.ts';
 import { errors } from './domain/errors.ts';
 import { registerAuth } from './http/auth.ts';
 import { errorBody, registerErrorHandling } from './http/error-handler.ts';
-import { EARLY_RESPONSE_HEADERS, registerHardening } from './http/hardening.ts';
+import { EARLY_RESPONSE_HEADERS, registerHardening, registerRequestTargetChecks } from './http/hardening.ts';
 import { parseJsonBody } from './http/json-body.ts';
 import { registerIdempotency } from './http/idempotency.ts';
 import { registerRateLimit } from './http/rate-limit.ts';
@@ -135,8 +135,10 @@ export async function buildApp({ config, store, secrets = secretBoxFor(config) }
   });
   for (const schema of [ErrorsSchema, LinksSchema, ManagedAccountSchema, ManagedAccountsSchema]) app.addSchema(schema);
 
-  // onRequest order: rate limit (R3: a throttled request does nothing, not even a token lookup), then auth.
+  // onRequest order: rate limit (R3: a throttled request does nothing, not even a token lookup), then the request
+  // target's checks (counted like any request), then auth.
   await registerRateLimit(app, config);
+  registerRequestTargetChecks(app);
   registerAuth(app, store.db);
   // preHandler, after auth and validation: R2 replays and claims keys only for requests that would run.
   registerIdempotency(app, store.db, secrets);

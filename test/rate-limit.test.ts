@@ -121,6 +121,8 @@ for (const dialect of DIALECTS) {
       assert.equal(first.headers['cache-control'], 'no-store');
       assert.equal((await call(ctx.app, 'GET', '/v%32/managed_accounts', { token: msp.token })).status, 200);
       assertThrottled(await call(ctx.app, 'GET', '/v2/managed_accounts', { token: msp.token }), 2, 30);
+      // A request target refused as malformed counts too.
+      assertThrottled(await call(ctx.app, 'GET', '/v2/managed_accounts/%00', { token: msp.token }), 2, 30);
       assertThrottled(await call(ctx.app, 'POST', '/%762/billing_rules', { token: msp.token, body: { type: 'adjustment', title: 'T', percentage: 5 } }), 2, 30);
       for (let i = 0; i < 2; i++) await call(ctx.app, 'POST', '/%6Fauth/token', { body: 'grant_type=client_credentials', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
       const oauth = await call(ctx.app, 'POST', '/%6Fauth/token', { body: 'grant_type=client_credentials', headers: { 'content-type': 'application/x-www-form-urlencoded' } });

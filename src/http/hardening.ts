@@ -48,12 +48,21 @@ export const MAX_QUERY_PARAMETERS = 50;
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
-/** Security headers on every response, no caching of API answers, and a sane request target before anything else. */
+/** Security headers on every response and no caching of API answers, before anything else. */
 export async function registerHardening(app: FastifyInstance): Promise<void> {
   await app.register(helmet, HELMET_OPTIONS);
   app.addHook('onRequest', async (request, reply) => {
     // Answers carry tenant data or tokens: no browser or proxy may keep them.
     if (surfaceOf(request)) reply.header('cache-control', 'no-store');
+  });
+}
+
+/**
+ * A sane request target: length, query string, path parameters. Registered after the rate limiter, so requests
+ * refused here are counted like any other.
+ */
+export function registerRequestTargetChecks(app: FastifyInstance): void {
+  app.addHook('onRequest', async (request, reply) => {
     if (request.url.length > MAX_URL_LENGTH) {
       return reply.code(414).send(errorBody(request.url, [`the request URL is too long (maximum is ${MAX_URL_LENGTH} characters)`]));
     }
