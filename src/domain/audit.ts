@@ -2,7 +2,8 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Kysely } from 'kysely';
 import * as store from '../store/audit-logs.store.ts';
 import type { AuditLogRow, Database } from '../store/schema.ts';
-import { DomainError, errors } from './errors.ts';
+import { errors } from './errors.ts';
+import { parseDateish } from './validators.ts';
 import { isResourceToken, newResourceToken, nowIso } from './tokens.ts';
 
 type Db = Kysely<Database>;
@@ -154,7 +155,7 @@ export async function listAuditLogs(
 
 export async function getAuditLog(db: Db, accountId: number, token: string): Promise<AuditLogView> {
   const row = isResourceToken('adt_lg', token) ? await store.findAuditLog(db, accountId, token) : undefined;
-  if (!row) throw new DomainError(404, ['Audit log not found']);
+  if (!row) throw errors.notFound('Audit log');
   return auditLogView(row);
 }
 
@@ -186,8 +187,8 @@ function checkQuery(query: AuditLogQuery): store.AuditLogFilter | null {
 
 /** A calendar date as YYYY-MM-DD (UTC), or a problem naming the parameter. */
 function dateOrProblem(problems: string[], name: string, value: string): Date | undefined {
-  const date = /^\d{4}-\d{2}-\d{2}$/.test(value) ? new Date(`${value}T00:00:00Z`) : null;
-  if (date && !Number.isNaN(date.getTime()) && date.toISOString().startsWith(value)) return date;
+  const date = value.length === 10 ? parseDateish(value) : null;
+  if (date) return date;
   problems.push(`${name} must be a date written as YYYY-MM-DD, such as 2024-06-01`);
   return undefined;
 }

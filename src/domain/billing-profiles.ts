@@ -11,7 +11,7 @@ import type {
 } from '../store/schema.ts';
 import { OBJECT_TYPES, recordAudit, type Actor, type AuditEvent } from './audit.ts';
 import { inexactMessage, isExactlyRepresentable, isNegativeDecimal, toDecimalString } from './decimal.ts';
-import { DomainError, errors } from './errors.ts';
+import { errors } from './errors.ts';
 import type { SecretBox } from './secret-box.ts';
 import { isResourceToken, newResourceToken, nowIso } from './tokens.ts';
 import { checkEmail, checkName } from './validators.ts';
@@ -126,7 +126,7 @@ export interface BillingProfileInput {
   invoice_adjustment_attributes?: Maybe<InvoiceAdjustmentInput>;
 }
 
-const profileNotFound = () => new DomainError(404, ['Billing profile not found']);
+const profileNotFound = () => errors.notFound('Billing profile');
 
 /** SPEC §11 row 4: without MSP invoicing the billing-profile endpoints answer as they do to non-MSPs. */
 export async function requireMspInvoicing(db: Db, accountId: number): Promise<void> {

@@ -22,7 +22,8 @@ export const errors = {
   invalid: (...messages: string[]) => new DomainError(400, messages),
 
   /** 404 that reads the same whether the resource is another tenant's or never existed (A5). */
-  notFound: (resource: 'Managed account' | 'Billing rule' | 'Integration' | 'Route') => new DomainError(404, [`${resource} not found`]),
+  notFound: (resource: 'Managed account' | 'Billing rule' | 'Integration' | 'Billing profile' | 'Audit log' | 'Route') =>
+    new DomainError(404, [`${resource} not found`]),
 
   /** 401 without any credentials: no error attribute (RFC 6750 §3.1). */
   missingToken: () => new DomainError(401, ['Authorization header with a Bearer token is required'], { 'www-authenticate': REALM }),
