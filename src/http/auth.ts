@@ -4,6 +4,7 @@ import type { Actor } from '../domain/audit.ts';
 import { authenticate, authorize, type Principal, type Scope } from '../domain/auth.ts';
 import { errors } from '../domain/errors.ts';
 import type { Database } from '../store/schema.ts';
+import { timesSent } from './headers.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -21,8 +22,7 @@ export function registerAuth(app: FastifyInstance, db: Kysely<Database>): void {
     const need = request.routeOptions.config.auth;
     if (!need) return;
     // Node keeps only the first of repeated Authorization headers; a request carrying two is ambiguous, so refuse it.
-    const authorizationHeaders = request.raw.rawHeaders.filter((h, i) => i % 2 === 0 && h.toLowerCase() === 'authorization').length;
-    if (authorizationHeaders > 1) throw errors.invalidToken('send exactly one Authorization header');
+    if (timesSent(request, 'authorization') > 1) throw errors.invalidToken('send exactly one Authorization header');
     const principal = await authenticate(db, request.headers.authorization);
     authorize(principal, need);
     request.principal = principal;

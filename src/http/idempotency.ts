@@ -16,6 +16,7 @@ import { errors } from '../domain/errors.ts';
 import type { SecretBox } from '../domain/secret-box.ts';
 import type { Database } from '../store/schema.ts';
 import { principalOf } from './auth.ts';
+import { timesSent } from './headers.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -54,7 +55,7 @@ export function registerIdempotency(app: FastifyInstance, db: Kysely<Database>, 
   app.addHook('preHandler', async (request, reply) => {
     if (!WRITES.has(request.method) || !request.routeOptions.config.auth) return;
     // Node joins repeated headers with ", ", which would otherwise read as one key with a space in it.
-    if (request.raw.rawHeaders.filter((h, i) => i % 2 === 0 && h.toLowerCase() === 'idempotency-key').length > 1) {
+    if (timesSent(request, 'idempotency-key') > 1) {
       throw errors.invalid('send exactly one Idempotency-Key header');
     }
     const key = parseIdempotencyKey(request.headers['idempotency-key']);

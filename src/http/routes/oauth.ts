@@ -15,6 +15,7 @@ import {
 import { newApiTokenSecret } from '../../domain/tokens.ts';
 import type { Database } from '../../store/schema.ts';
 import type { RouteDeps } from './deps.ts';
+import { timesSent } from '../headers.ts';
 
 const { Request: OAuthRequest, Response: OAuthResponse, OAuthError, InvalidClientError, InvalidRequestError, InvalidScopeError } = OAuth2Server;
 
@@ -180,8 +181,7 @@ function requiredParam(params: Params, name: 'token'): string {
  * (client_secret_post), never both (§2.3). Anything else sent as Authorization is a failed client authentication.
  */
 function clientCredentials(request: FastifyRequest, params: Params): { clientId: string; clientSecret: string } {
-  const headerCount = request.raw.rawHeaders.filter((h, i) => i % 2 === 0 && h.toLowerCase() === 'authorization').length;
-  if (headerCount > 1) throw new InvalidRequestError('send exactly one Authorization header');
+  if (timesSent(request, 'authorization') > 1) throw new InvalidRequestError('send exactly one Authorization header');
   const header = request.headers.authorization;
   if (header !== undefined) {
     if (params.client_id !== undefined || params.client_secret !== undefined) {
