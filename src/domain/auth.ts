@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { findTokenByHash, touchApiToken } from '../store/api-tokens.store.ts';
 import type { ApiTokenRow, Database } from '../store/schema.ts';
 import { errors } from './errors.ts';
-import { API_TOKEN_PATTERN, hashApiToken, nowIso } from './tokens.ts';
+import { API_TOKEN_PATTERN, hashApiToken, isoSeconds, nowIso } from './tokens.ts';
 
 export const SCOPES = ['read', 'write'] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -47,7 +47,7 @@ export async function authenticate(db: Kysely<Database>, authorization: string |
 const LAST_USE_RESOLUTION_MS = 60_000;
 
 async function recordUse(db: Kysely<Database>, token: ApiTokenRow, now: string): Promise<void> {
-  const staleBefore = new Date(Date.parse(now) - LAST_USE_RESOLUTION_MS).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const staleBefore = isoSeconds(new Date(Date.parse(now) - LAST_USE_RESOLUTION_MS));
   if (token.last_used_at !== null && token.last_used_at > staleBefore) return;
   await touchApiToken(db, token.account_id, token.id, now, staleBefore);
 }

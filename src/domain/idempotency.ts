@@ -13,6 +13,7 @@ import {
 import type { Database, IdempotencyKeyRow } from '../store/schema.ts';
 import { errors } from './errors.ts';
 import type { SecretBox } from './secret-box.ts';
+import { isoSeconds } from './tokens.ts';
 
 /** R2: a stored response is replayed for 24 hours from the first claim; after that the key is free again. */
 export const REPLAY_WINDOW_SECONDS = 24 * 3600;
@@ -187,5 +188,5 @@ export function expiredIdempotencyKeySweeper(deps: IdempotencyDeps): () => Promi
 
 /** W9 timestamps (UTC, second precision), which compare correctly as text. */
 function isoSecondsAgo(seconds: number): string {
-  return new Date(Date.now() - seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return isoSeconds(new Date(Date.now() - seconds * 1000));
 }

@@ -6,7 +6,7 @@ import type { Database, OauthClientRow } from '../store/schema.ts';
 import { credentialOwner, requireAccount, type CredentialRequest } from './accounts.ts';
 import { SCOPES, type Scope } from './auth.ts';
 import { errors } from './errors.ts';
-import { API_TOKEN_PATTERN, hashApiToken, nowIso } from './tokens.ts';
+import { API_TOKEN_PATTERN, hashApiToken, isoSeconds, nowIso } from './tokens.ts';
 
 type Db = Kysely<Database>;
 
@@ -164,7 +164,7 @@ export async function saveIssuedToken(
     scopes: grant.scopes.join(','),
     description: `oauth:${client.description ?? client.clientId}`,
     created_at: nowIso(),
-    expires_at: expiresAt.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    expires_at: isoSeconds(expiresAt),
     oauth_client_id: client.rowId,
   });
   return { expiresAt };

@@ -35,5 +35,10 @@ export function hashApiToken(secret: string): string {
 
 /** W9: UTC, second precision, Z suffix. */
 export function nowIso(): string {
-  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return isoSeconds(new Date());
+}
+
+/** A time as W9 writes it (milliseconds dropped). */
+export function isoSeconds(time: Date): string {
+  return time.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
