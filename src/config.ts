@@ -32,13 +32,33 @@ export const ConfigSchema = Type.Object({
   redisUrl: Type.Optional(Type.String({ minLength: 1 })),
   /** A6: lifetime of access tokens issued by POST /oauth/token. */
   oauthTokenTtlSeconds: Type.Integer({ minimum: 1, maximum: 30 * 86400, default: 3600 }),
+  /** PostgreSQL: connections this process may open (processes × this must stay under max_connections). */
+  pgPoolMax: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
+  /** PostgreSQL: a statement (or its wait for a lock) running longer is cancelled, and the request gets a 503. */
+  pgStatementTimeoutMs: Type.Integer({ minimum: 1, maximum: 3_600_000, default: 30_000 }),
+  /** PostgreSQL: waiting longer for a free pool connection gives the request a 503. */
+  pgConnectTimeoutMs: Type.Integer({ minimum: 1, maximum: 600_000, default: 10_000 }),
+  /** Run pending migrations when serve starts (off: run `steward migrate` ahead; /readyz stays 503 until then). */
+  migrateOnStart: Type.Boolean({ default: true }),
+  /** On SIGTERM, how long in-flight requests may take to finish before the process exits anyway. */
+  shutdownTimeoutSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 30 }),
 });
 export type Config = Static<typeof ConfigSchema>;
 
 export class ConfigError extends Error {}
 
 /** Settings that are whole numbers: as text they must be plain digits (TypeBox would read `1e3` as 1, `0x10` as 16). */
-const WHOLE_NUMBERS = ['port', 'bodyLimitBytes', 'rateLimitMax', 'rateLimitWindowSeconds', 'oauthTokenTtlSeconds'] as const;
+const WHOLE_NUMBERS = [
+  'port',
+  'bodyLimitBytes',
+  'rateLimitMax',
+  'rateLimitWindowSeconds',
+  'oauthTokenTtlSeconds',
+  'pgPoolMax',
+  'pgStatementTimeoutMs',
+  'pgConnectTimeoutMs',
+  'shutdownTimeoutSeconds',
+] as const;
 
 export function parseConfig(input: Record<string, unknown>): Config {
   const defined = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined && v !== ''));
@@ -61,6 +81,11 @@ export function parseConfig(input: Record<string, unknown>): Config {
     }
   }
   return config;
+}
+
+/** The Postgres pool settings of a configuration, as openStore takes them. */
+export function postgresSettingsOf(config: Pick<Config, 'pgPoolMax' | 'pgStatementTimeoutMs' | 'pgConnectTimeoutMs'>) {
+  return { poolMax: config.pgPoolMax, statementTimeoutMs: config.pgStatementTimeoutMs, connectTimeoutMs: config.pgConnectTimeoutMs };
 }
 
 /** The origin (scheme://host[:port]) that clients reach this server at, with no trailing slash. */

@@ -1,4 +1,4 @@
-import { foreignKeyViolation } from '../store/errors.ts';
+import { databaseTrouble, foreignKeyViolation } from '../store/errors.ts';
 
 /**
  * The one error catalogue. The domain throws these; src/http/error-handler.ts renders every one as
@@ -101,10 +101,27 @@ export const errors = {
       'something this request refers to (such as the account this token acts for) was deleted while it ran; nothing was changed',
     ]),
 
+  /** The database timed out or was unreachable (see databaseTrouble); the transaction did not commit. */
+  databaseBusy: (kind: 'busy' | 'unavailable') =>
+    new DomainError(
+      503,
+      [
+        kind === 'busy'
+          ? 'the database is busy: this request waited too long and was stopped before anything was saved; retry shortly'
+          : 'the database is unavailable: nothing was saved; retry shortly',
+      ],
+      { 'retry-after': '1' },
+    ),
+
   internal: (requestId: string) => new DomainError(500, [`Internal server error (request id ${requestId})`]),
 };
 
-/** The answer for a database error that a concurrent deletion explains, or null for a genuine failure. */
+/**
+ * The answer for a database error that the moment explains rather than a bug: a concurrent deletion (409), or a
+ * database that timed out or is unreachable (503). Null for a genuine failure.
+ */
 export function vanishedReference(error: unknown): DomainError | null {
-  return foreignKeyViolation(error) ? errors.concurrentDeletion() : null;
+  if (foreignKeyViolation(error)) return errors.concurrentDeletion();
+  const trouble = databaseTrouble(error);
+  return trouble ? errors.databaseBusy(trouble) : null;
 }

@@ -80,6 +80,8 @@ export type ClaimOutcome = { kind: 'claimed'; claim: IdempotencyClaim } | { kind
 /** What the idempotency rules work with: the database, the box that seals stored bodies, and the timing. */
 export interface IdempotencyDeps {
   db: Kysely<Database>;
+  /** Where heartbeats are written: a connection requests cannot exhaust (Store.upkeep), so a busy pool is not a takeover. */
+  heartbeatDb?: Kysely<Database>;
   secrets: SecretBox;
   timing: Readonly<IdempotencyTiming>;
 }
@@ -140,7 +142,7 @@ export function keepIdempotencyClaimAlive(deps: IdempotencyDeps, claim: Idempote
   const timer = setInterval(() => {
     if (refreshing) return;
     refreshing = true;
-    refreshIdempotencyHeartbeat(deps.db, claim.tokenId, claim, isoSecondsAgo(0))
+    refreshIdempotencyHeartbeat(deps.heartbeatDb ?? deps.db, claim.tokenId, claim, isoSecondsAgo(0))
       .then((held) => {
         if (!held) clearInterval(timer); // finished, released or taken over: nothing left to keep alive
       }, onError)

@@ -6,7 +6,8 @@ import { describeValidationErrors } from './validation.ts';
 export function registerErrorHandling(app: FastifyInstance, bodyLimitBytes: number): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const failure = toDomainError(error, request.id, bodyLimitBytes, request.headers['content-type']);
-    if (failure.status >= 500) request.log.error({ err: error }, 'request failed');
+    if (failure.status === 503) request.log.warn({ err: error }, 'request stopped: the database is busy or unavailable');
+    else if (failure.status >= 500) request.log.error({ err: error }, 'request failed');
     return reply.code(failure.status).headers(failure.headers).send(errorBody(request.url, failure.messages));
   });
   const allowedMethods = methodsByPath(app);

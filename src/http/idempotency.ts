@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
 import {
   claimIdempotencyKey,
   expiredIdempotencyKeySweeper,
@@ -13,8 +12,8 @@ import {
   type IdempotencyTiming,
 } from '../domain/idempotency.ts';
 import { errors } from '../domain/errors.ts';
+import type { Store } from '../store/database.ts';
 import type { SecretBox } from '../domain/secret-box.ts';
-import type { Database } from '../store/schema.ts';
 import { principalOf } from './auth.ts';
 import { timesSent } from './headers.ts';
 
@@ -45,10 +44,10 @@ const WRITES = new Set(['POST', 'PUT', 'DELETE']);
  * finished request gets its stored response with `idempotent-replayed: true`, and the handler does not run. While
  * the request runs, its process keeps the claim's heartbeat fresh, so a retry gets 409 however long it takes.
  */
-export function registerIdempotency(app: FastifyInstance, db: Kysely<Database>, secrets: SecretBox): void {
+export function registerIdempotency(app: FastifyInstance, store: Pick<Store, 'db' | 'upkeep'>, secrets: SecretBox): void {
   const timing: IdempotencyTiming = { ...IDEMPOTENCY_TIMING };
   app.decorate('idempotencyTiming', timing);
-  const deps: IdempotencyDeps = { db, secrets, timing };
+  const deps: IdempotencyDeps = { db: store.db, heartbeatDb: store.upkeep, secrets, timing };
   const sweepExpiredKeys = expiredIdempotencyKeySweeper(deps);
   const held = new Set<HeldClaim>();
 

@@ -58,9 +58,35 @@ class StewardSqliteDialect extends SqliteDialect {
 
 export interface Store {
   db: Kysely<Database>;
+  /**
+   * For background upkeep that must not wait behind requests (Idempotency-Key heartbeats): on Postgres a pool of
+   * its own (one connection), so an exhausted request pool cannot starve a heartbeat into a takeover; on SQLite `db`.
+   */
+  upkeep: Kysely<Database>;
   dialect: Dialect;
+  /** The Postgres pool's connections (open, idle) and waiting checkouts, for /metrics; null on SQLite (one connection, no pool). */
+  poolStats(): PoolStats | null;
   close(): Promise<void>;
 }
+
+export interface PoolStats {
+  max: number;
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
+/** Postgres pool and timeouts (R1, M10 across processes). Every field has a default that suits one process. */
+export interface PostgresSettings {
+  /** Connections this process may open. Several processes × max must stay under the server's max_connections. */
+  poolMax: number;
+  /** A statement running (or waiting for a lock) longer than this is cancelled: the request gets a 503. */
+  statementTimeoutMs: number;
+  /** Waiting longer than this for a free connection from the pool: the request gets a 503. */
+  connectTimeoutMs: number;
+}
+
+export const POSTGRES_DEFAULTS: PostgresSettings = { poolMax: 10, statementTimeoutMs: 30_000, connectTimeoutMs: 10_000 };
 
 export function dialectOf(databaseUrl: string): Dialect {
   return /^postgres(ql)?:\/\//.test(databaseUrl) ? 'postgres' : 'sqlite';
@@ -69,6 +95,10 @@ export function dialectOf(databaseUrl: string): Dialect {
 export interface OpenOptions {
   /** Postgres only: the schema to use (created when missing); tests use one schema each. */
   pgSchema?: string;
+  /** Postgres only: pool size and timeouts (POSTGRES_DEFAULTS). */
+  postgres?: Partial<PostgresSettings>;
+  /** SQLite only: how long a write waits for another process's write lock before the request gets a 503. */
+  sqliteBusyTimeoutMs?: number;
 }
 
 /** Opens the database named by a file path (SQLite) or a postgres:// URL. Does not migrate. */
@@ -87,25 +117,45 @@ export async function openStore(databaseUrl: string, options: OpenOptions = {}):
         await admin.end();
       }
     }
-    const pool = new pg.Pool({
+    const settings = { ...POSTGRES_DEFAULTS, ...options.postgres };
+    const connection = {
       connectionString: databaseUrl,
-      max: 10,
+      connectionTimeoutMillis: settings.connectTimeoutMs,
+      // statement_timeout also bounds lock waits; a transaction left open (a bug) is ended after a minute.
+      statement_timeout: settings.statementTimeoutMs,
+      idle_in_transaction_session_timeout: Math.max(60_000, settings.statementTimeoutMs),
+      application_name: 'steward',
       ...(options.pgSchema ? { options: `-c search_path=${options.pgSchema}` } : {}),
-    });
+    };
+    const pool = new pg.Pool({ ...connection, max: settings.poolMax });
+    const upkeepPool = new pg.Pool({ ...connection, max: 1, application_name: 'steward-upkeep' });
+    // An idle client's connection can drop (a database restart); pg then emits 'error' on the pool, which
+    // unhandled would end the process. The next checkout opens a new connection.
+    pool.on('error', () => {});
+    upkeepPool.on('error', () => {});
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { db, dialect, close: () => db.destroy() };
+    const upkeep = new Kysely<Database>({ dialect: new PostgresDialect({ pool: upkeepPool }) });
+    return {
+      db,
+      upkeep,
+      dialect,
+      poolStats: () => ({ max: settings.poolMax, total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+      close: async () => {
+        await Promise.all([db.destroy(), upkeep.destroy()]);
+      },
+    };
   }
 
   const path = databaseUrl.replace(/^sqlite:(\/\/)?/, '');
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const sqlite = new SQLite(path);
-  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma(`busy_timeout = ${Math.trunc(options.sqliteBusyTimeoutMs ?? 5000)}`);
   sqlite.pragma('journal_mode = WAL');
   // FULL: every commit is on disk before we answer 2xx (R1), even across a power loss.
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({ dialect: new StewardSqliteDialect({ database: sqlite }) });
-  return { db, dialect, close: () => db.destroy() };
+  return { db, upkeep: db, dialect, poolStats: () => null, close: () => db.destroy() };
 }
 
 const migrationsFor = (dialect: Dialect): Record<string, Migration> => ({
@@ -126,10 +176,31 @@ export async function migratorFor(store: Store, migrations: Record<string, Migra
   return new Migrator({ db: store.db, provider, ...(migrationTableSchema ? { migrationTableSchema } : {}) });
 }
 
-/** Runs pending migrations under a lock (a Postgres advisory lock; SQLite's write lock), so concurrent starts migrate once. */
-export async function migrate(store: Store): Promise<void> {
-  const { error } = await (await migratorFor(store)).migrateToLatest();
+/**
+ * Runs pending migrations under a lock (Kysely takes a Postgres advisory lock; on SQLite the migration runs in a
+ * BEGIN IMMEDIATE transaction), so processes starting at once migrate once: the others wait, then find nothing to
+ * do. Returns the names this call applied, in order.
+ */
+export async function migrate(store: Store): Promise<string[]> {
+  const { error, results } = await (await migratorFor(store)).migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+export interface MigrationStatus {
+  /** This version's migrations already in the database. */
+  applied: string[];
+  /** This version's migrations not yet run (`steward migrate` runs them). */
+  pending: string[];
+}
+
+/** Which of this version's migrations the database has; a read, with no lock. */
+export async function migrationStatus(store: Store): Promise<MigrationStatus> {
+  const infos = await (await migratorFor(store)).getMigrations();
+  return {
+    applied: infos.filter((m) => m.executedAt !== undefined).map((m) => m.name),
+    pending: infos.filter((m) => m.executedAt === undefined).map((m) => m.name),
+  };
 }
 
 /** Dropping a Postgres schema a test created; SQLite test files are removed by the caller. */

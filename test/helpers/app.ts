@@ -10,7 +10,7 @@ import { createAccount, createApiToken, requireAccount } from '../../src/domain/
 import { CLI_ACTOR } from '../../src/domain/audit.ts';
 import { createBillingRule, type BillingRuleInput } from '../../src/domain/billing-rules.ts';
 import { createIntegration } from '../../src/domain/integrations.ts';
-import { dropPgSchema, migrate, openStore, type Store } from '../../src/store/database.ts';
+import { dropPgSchema, migrate, openStore, type OpenOptions, type Store } from '../../src/store/database.ts';
 
 export interface DialectUnderTest {
   name: 'sqlite' | 'postgres';
@@ -36,13 +36,13 @@ export interface TestDatabase {
   close(): Promise<void>;
 }
 
-/** A fresh, migrated database: a temp SQLite file, or a Postgres schema of its own. */
-export async function freshDatabase(dialect: DialectUnderTest['name']): Promise<TestDatabase> {
+/** A fresh database (migrated unless told not to): a temp SQLite file, or a Postgres schema of its own, opened with `open`. */
+export async function freshDatabase(dialect: DialectUnderTest['name'], open: Omit<OpenOptions, 'pgSchema'> = {}, { migrated = true } = {}): Promise<TestDatabase> {
   if (dialect === 'postgres') {
     if (!PG_URL) throw new Error('TEST_DATABASE_URL is not set');
     const schema = `steward_test_${randomBytes(6).toString('hex')}`;
-    const store = await openStore(PG_URL, { pgSchema: schema });
-    await migrate(store);
+    const store = await openStore(PG_URL, { ...open, pgSchema: schema });
+    if (migrated) await migrate(store);
     const url = new URL(PG_URL);
     url.searchParams.set('options', `-c search_path=${schema}`);
     return {
@@ -57,8 +57,8 @@ export async function freshDatabase(dialect: DialectUnderTest['name']): Promise<
   }
   const dir = mkdtempSync(join(tmpdir(), 'steward-test-'));
   const path = join(dir, 'steward.sqlite');
-  const store = await openStore(path);
-  await migrate(store);
+  const store = await openStore(path, open);
+  if (migrated) await migrate(store);
   return {
     store,
     url: path,

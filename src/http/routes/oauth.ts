@@ -257,9 +257,15 @@ const oauthErrorRenderer = (bodyLimitBytes: number) => (error: FastifyError, req
           ? `request body is too large (maximum is ${bodyLimitBytes} bytes)`
           : error.message;
     [code, status] = ['invalid_request', tooLarge ? 413 : 400];
-  } else if (vanishedReference((error as { inner?: unknown }).inner ?? error)) {
+  } else if (explained(error)?.status === 409) {
     // The client (or its account) was deleted between the secret check and the token's insert.
     [code, description, status] = ['invalid_client', 'the client or its account was deleted while the token was being issued', 401];
+  } else if (explained(error)?.status === 503) {
+    // RFC 6749 §5.2 has no code for this; temporarily_unavailable is the authorization endpoint's (§4.1.2.1).
+    const busy = explained(error) as DomainError;
+    reply.headers(busy.headers);
+    request.log.warn({ err: (error as { inner?: unknown }).inner ?? error }, 'OAuth request stopped: database busy or unavailable');
+    [code, description, status] = ['temporarily_unavailable', busy.messages.join('; '), 503];
   } else {
     request.log.error({ err: (error as { inner?: unknown }).inner ?? error }, 'OAuth request failed');
     [code, description, status] = ['server_error', `Internal server error (request id ${request.id})`, 500];
@@ -267,3 +273,6 @@ const oauthErrorRenderer = (bodyLimitBytes: number) => (error: FastifyError, req
   if (status === 401) reply.header('www-authenticate', 'Basic realm="steward"');
   return reply.code(status).send({ error: code, error_description: description, errors: [description] });
 };
+
+/** The answer the moment explains (a concurrent deletion, a busy database) for an error the OAuth library may have wrapped. */
+const explained = (error: unknown) => vanishedReference((error as { inner?: unknown }).inner ?? error);
