@@ -11,6 +11,7 @@ import { errorBody, registerErrorHandling } from './http/error-handler.ts';
 import { EARLY_RESPONSE_HEADERS, registerHardening, registerRequestTargetChecks } from './http/hardening.ts';
 import { parseJsonBody } from './http/json-body.ts';
 import { registerIdempotency } from './http/idempotency.ts';
+import { registerOperations, type Lifecycle } from './http/operations.ts';
 import { registerRateLimit } from './http/rate-limit.ts';
 import { auditLogRoutes } from './http/routes/audit-logs.ts';
 import { oauthRoutes } from './http/routes/oauth.ts';
@@ -33,10 +34,14 @@ export interface AppDeps {
   store: Store;
   /** Defaults to the box configured by `config` (see secretBoxFor). */
   secrets?: SecretBox;
+  /** Set by src/server.ts on SIGTERM; a fresh one (not draining) by default. */
+  lifecycle?: Lifecycle;
+  /** Export Node's process metrics on /metrics (src/server.ts turns it on; tests build many apps in one process). */
+  processMetrics?: boolean;
 }
 
 /** Builds the HTTP app on an opened, migrated store. Never listens: src/server.ts and tests do that. */
-export async function buildApp({ config, store, secrets = secretBoxFor(config) }: AppDeps): Promise<FastifyInstance> {
+export async function buildApp({ config, store, secrets = secretBoxFor(config), lifecycle = { draining: false }, processMetrics = false }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger:
       config.logLevel === 'silent'
@@ -44,6 +49,9 @@ export async function buildApp({ config, store, secrets = secretBoxFor(config) }
         : { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
     bodyLimit: config.bodyLimitBytes,
     genReqId: () => randomUUID(),
+    // Graceful shutdown (src/server.ts): a request that arrives on an open connection while the server drains is
+    // still answered, not refused with a 503; each answer then closes its connection.
+    return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: true },
     // Our validator in every plugin: a plugin that calls addSchema otherwise gets Fastify's default Ajv, which
     // coerces types (`5` → "5", `null` → [null]).
@@ -93,11 +101,14 @@ export async function buildApp({ config, store, secrets = secretBoxFor(config) }
   });
   app.addHook('onSend', async (_request, reply, payload) => {
     if (!reply.hasHeader('content-type')) reply.header('content-type', 'application/json; charset=utf-8');
+    if (lifecycle.draining) reply.header('connection', 'close');
     return payload;
   });
 
   registerErrorHandling(app, config.bodyLimitBytes);
   await registerHardening(app);
+  // /healthz, /readyz, /metrics, and the request metrics' hooks: first, so every later answer is counted.
+  await registerOperations(app, { store, lifecycle, processMetrics });
 
   // M8: page, limit (and the audit logs' token id filter, user) are whole decimal numbers. Ajv's coercion would
   // also take 0x10, 1e3, +1 or Infinity.
@@ -141,7 +152,7 @@ export async function buildApp({ config, store, secrets = secretBoxFor(config) }
   registerRequestTargetChecks(app);
   registerAuth(app, store.db);
   // preHandler, after auth and validation: R2 replays and claims keys only for requests that would run.
-  registerIdempotency(app, store.db, secrets);
+  registerIdempotency(app, store, secrets);
 
   const origin = () => {
     const address = app.server.address() as AddressInfo | null;
