@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
@@ -8,7 +7,8 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { createAccount } from '../src/domain/accounts.ts';
 import { call, DIALECTS, uniqueEmail } from './helpers/app.ts';
-import { assertFails, childEnv, databaseAndApp, jsonOf, ROOT, steward } from './helpers/cli.ts';
+import { assertFails, databaseAndApp, jsonOf, steward } from './helpers/cli.ts';
+import { startServe, type Server } from './helpers/serve.ts';
 
 const ACCT = /^acct_[0-9a-f]{16}$/;
 const SECRET = /^vntg_tkn_[0-9a-f]{40}$/;
@@ -254,67 +254,4 @@ for (const dialect of DIALECTS) {
       });
     }
   });
-}
-
-interface Server {
-  child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  /** Resolves with the match once stdout matches; rejects if the process exits first or after 60 s. */
-  waitFor(pattern: RegExp): Promise<RegExpExecArray>;
-  /** SIGTERM, then waits for the exit; resolves with the exit code (null if killed by a signal). */
-  stop(): Promise<number | null>;
-}
-
-function startServe(database: string, extra: string[] = ['--demo']): Server {
-  const child = spawn(process.execPath, ['bin/steward.js', 'serve', ...extra, '--port', '0', '--host', '127.0.0.1', '--database', database], {
-    cwd: ROOT,
-    env: childEnv(),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  const listeners = new Set<() => void>();
-  const notify = () => listeners.forEach((listener) => listener());
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    out += chunk;
-    notify();
-  });
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    err += chunk;
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  child.once('exit', notify);
-
-  return {
-    child,
-    stdout: () => out,
-    stderr: () => err,
-    waitFor: (pattern) =>
-      new Promise((resolve, reject) => {
-        const timer = setTimeout(() => finish(new Error(`timed out waiting for ${pattern}; stdout: ${out}; stderr: ${err}`)), 60_000);
-        const check = () => {
-          const match = pattern.exec(out);
-          if (match) finish(null, match);
-          else if (child.exitCode !== null || child.signalCode !== null) finish(new Error(`serve exited (${child.exitCode ?? child.signalCode}); stdout: ${out}; stderr: ${err}`));
-        };
-        const finish = (error: Error | null, match?: RegExpExecArray) => {
-          clearTimeout(timer);
-          listeners.delete(check);
-          if (error) reject(error);
-          else resolve(match as RegExpExecArray);
-        };
-        listeners.add(check);
-        check();
-      }),
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      try {
-        return await exited;
-      } finally {
-        clearTimeout(timer);
-      }
-    },
-  };
 }

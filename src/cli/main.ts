@@ -9,9 +9,13 @@ import { registerIntegrationCommands } from './commands/integrations.ts';
 import { registerOauthClientCommands } from './commands/oauth-clients.ts';
 import { registerTokenCommands } from './commands/tokens.ts';
 import { printBanner, seedDemoIfEmpty } from './demo.ts';
+import { migrate, migrationStatus, openStore } from '../store/database.ts';
 import { databaseOption, output, withStore } from './shared.ts';
 
 const env = process.env;
+
+const migrationSummary = (applied: string[], ran: boolean) =>
+  !ran ? 'migrations not run at start (--no-migrate); /readyz reports any pending' : applied.length === 0 ? 'database schema is current' : `applied migrations ${applied.join(', ')}`;
 
 const program = new Command('steward')
   .description('Steward: managed accounts for MSPs, speaking the Vantage API v2')
@@ -26,7 +30,8 @@ program
   .addOption(databaseOption())
   .addOption(new Option('--public-url <url>', 'origin clients use, for pagination links').env('PUBLIC_URL'))
   .addOption(new Option('--demo', 'on an empty database, create a demo MSP and print a token and a curl to try'))
-  .action(async (opts: { port: string; host: string; database: string; publicUrl?: string; demo?: boolean }) => {
+  .addOption(new Option('--no-migrate', 'do not run pending migrations at start (run `steward migrate` ahead; /readyz is 503 until then)'))
+  .action(async (opts: { port: string; host: string; database: string; publicUrl?: string; demo?: boolean; migrate: boolean }) => {
     const config: Config = parseConfig({
       port: opts.port,
       host: opts.host,
@@ -40,19 +45,48 @@ program
       rateLimitWindowSeconds: env.STEWARD_RATE_LIMIT_WINDOW_SECONDS,
       redisUrl: env.REDIS_URL,
       oauthTokenTtlSeconds: env.STEWARD_OAUTH_TOKEN_TTL_SECONDS,
+      pgPoolMax: env.STEWARD_PG_POOL_MAX,
+      pgStatementTimeoutMs: env.STEWARD_PG_STATEMENT_TIMEOUT_MS,
+      pgConnectTimeoutMs: env.STEWARD_PG_CONNECT_TIMEOUT_MS,
+      shutdownTimeoutSeconds: env.STEWARD_SHUTDOWN_TIMEOUT_SECONDS,
+      migrateOnStart: opts.migrate && env.STEWARD_MIGRATE_ON_START !== 'false',
     });
     let demo: Awaited<ReturnType<typeof seedDemoIfEmpty>> = null;
     const server = await startServer(config, async (store) => {
       if (opts.demo) demo = await seedDemoIfEmpty(store.db);
     });
     await printBanner(server.store.db, { listening: server.listening, origin: server.origin }, demo, describeDatabase(config.databaseUrl));
+    server.app.log.info({ migrated: server.migrated, migrateOnStart: config.migrateOnStart }, migrationSummary(server.migrated, config.migrateOnStart));
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       process.once(signal, () => {
+        server.app.log.info({ signal }, 'shutting down: no new connections; finishing the requests in flight');
         server.close().then(
-          () => process.exit(0),
-          () => process.exit(1),
+          (finished) => {
+            server.app.log.info({ finished }, finished ? 'stopped: every request in flight was answered' : 'stopped at the shutdown deadline');
+            process.exit(finished ? 0 : 1);
+          },
+          (error: unknown) => {
+            server.app.log.error({ err: error }, 'shutdown failed');
+            process.exit(1);
+          },
         );
       });
+    }
+  });
+
+program
+  .command('migrate')
+  .description('Run pending database migrations and exit (safe while other processes run or migrate; one waits for the other)')
+  .option('--json', 'print {"applied": [...], "current": [...]} as JSON', false)
+  .addOption(databaseOption())
+  .action(async (opts: { json: boolean; database: string }) => {
+    const store = await openStore(parseConfig({ databaseUrl: opts.database }).databaseUrl);
+    try {
+      const applied = await migrate(store);
+      const { applied: current } = await migrationStatus(store);
+      output(opts.json, { applied, current }, `${migrationSummary(applied, true)} (${describeDatabase(opts.database)})`);
+    } finally {
+      await store.close();
     }
   });
 
