@@ -21,7 +21,21 @@ describe('configuration', () => {
     assert.throws(() => parseConfig({ port: 'eighty' }), ConfigError);
     assert.throws(() => parseConfig({ port: '70000' }), ConfigError);
     assert.throws(() => parseConfig({ publicUrl: 'ftp://x' }), /publicUrl/);
-    for (const [name, value] of [['rateLimitMax', '1e3'], ['rateLimitWindowSeconds', '0x10'], ['oauthTokenTtlSeconds', '1.5'], ['port', '80 80']] as const) {
+    assert.deepEqual(
+      [config.pgPoolMax, config.pgStatementTimeoutMs, config.pgConnectTimeoutMs, config.shutdownTimeoutSeconds, config.migrateOnStart],
+      [10, 30_000, 10_000, 30, true],
+    );
+    assert.throws(() => parseConfig({ pgPoolMax: '0' }), /invalid configuration pgPoolMax/);
+    for (const [name, value] of [
+      ['rateLimitMax', '1e3'],
+      ['rateLimitWindowSeconds', '0x10'],
+      ['oauthTokenTtlSeconds', '1.5'],
+      ['port', '80 80'],
+      ['pgPoolMax', '1e1'],
+      ['pgStatementTimeoutMs', '5s'],
+      ['pgConnectTimeoutMs', '-1'],
+      ['shutdownTimeoutSeconds', '0x1e'],
+    ] as const) {
       assert.throws(() => parseConfig({ [name]: value }), new RegExp(`invalid configuration ${name}: .* is not a whole number written in digits$`), `${name}=${value}`);
     }
     assert.equal(parseConfig({ rateLimitMax: '1000', oauthTokenTtlSeconds: ' 60 ' }).rateLimitMax, 1000);

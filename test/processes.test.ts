@@ -215,6 +215,35 @@ for (const dialect of DIALECTS) {
       assert.equal(listed.length, answered.length, 'and nothing else');
     });
 
+    test('SIGTERM with requests stuck past STEWARD_SHUTDOWN_TIMEOUT_SECONDS: their connections are cut, nothing of them is saved, exit 1', { skip: dialect.name === 'sqlite' && 'needs a lock wait that does not block the server (Postgres)' }, async (t) => {
+      let release = async () => {};
+      t.after(() => release());
+      const db = await freshDatabase(dialect.name);
+      t.after(() => db.close());
+      const msp = await seedMsp(db.store);
+      const { servers: [server], origins: [origin] } = (await servers(t, db, 1, [], { STEWARD_SHUTDOWN_TIMEOUT_SECONDS: '1' })) as { servers: [Server]; origins: [string] };
+      const blocker = new pg.Client({ connectionString: db.url });
+      await blocker.connect();
+      await blocker.query('begin');
+      await blocker.query('lock table accounts in exclusive mode');
+      release = async () => {
+        release = async () => {};
+        await blocker.query('commit');
+        await blocker.end();
+      };
+      const stuck = Array.from({ length: 3 }, (_, i) => send(origin, 'POST', '/v2/managed_accounts', { token: msp.token, body: { name: `Stuck ${i}`, contact_email: uniqueEmail() } }));
+      while (received(server, 'POST').size < 3) await new Promise((resolve) => setTimeout(resolve, 20));
+      server.child.kill('SIGTERM');
+      const exit = await server.exited;
+      await release();
+      assert.deepEqual(exit, { code: 1, signal: null });
+      assert.match(server.stdout(), /stopped at the shutdown deadline/);
+      for (const res of await Promise.all(stuck)) assert.equal(res.status, undefined, `cut, not answered: ${JSON.stringify(res)}`);
+      const app = await reader(t, db);
+      const listed = (await call(app, 'GET', '/v2/managed_accounts', { token: msp.token })).body.managed_accounts as unknown[];
+      assert.deepEqual(listed, [], 'the cut transactions rolled back');
+    });
+
     test('processes started at once on an empty database all come up, and the migrations run exactly once', async (t) => {
       const db = await freshDatabase(dialect.name, {}, { migrated: false });
       t.after(() => db.close());

@@ -55,7 +55,11 @@ program
     const server = await startServer(config, async (store) => {
       if (opts.demo) demo = await seedDemoIfEmpty(store.db);
     });
-    await printBanner(server.store.db, { listening: server.listening, origin: server.origin }, demo, describeDatabase(config.databaseUrl));
+    if (server.lifecycle.blocked) {
+      process.stdout.write(`\nSteward is listening on ${server.listening} (database ${describeDatabase(config.databaseUrl)}), not serving the API yet: ${server.lifecycle.blocked}\n\n`);
+    } else {
+      await printBanner(server.store.db, { listening: server.listening, origin: server.origin }, demo, describeDatabase(config.databaseUrl));
+    }
     server.app.log.info({ migrated: server.migrated, migrateOnStart: config.migrateOnStart }, migrationSummary(server.migrated, config.migrateOnStart));
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       process.once(signal, () => {

@@ -113,6 +113,9 @@ export const errors = {
       { 'retry-after': '1' },
     ),
 
+  /** This instance is up but cannot serve yet (e.g. waiting for `steward migrate`); another instance may. */
+  notServingYet: (reason: string) => new DomainError(503, [`this Steward instance is not serving yet: ${reason}`], { 'retry-after': '5' }),
+
   internal: (requestId: string) => new DomainError(500, [`Internal server error (request id ${requestId})`]),
 };
 

@@ -2,12 +2,19 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { errors } from '../domain/errors.ts';
 import { migrationStatus, type MigrationStatus, type Store } from '../store/database.ts';
+import { surfaceOf } from './surface.ts';
 
 /** What the process is doing, shared by the server (which sets it) and the operations routes (which report it). */
 export interface Lifecycle {
   /** SIGTERM received: /readyz answers 503 and every response asks the client to close its connection. */
   draining: boolean;
+  /**
+   * Why this instance cannot serve the API yet (serve --no-migrate on a database that still lacks migrations), or
+   * null. While set, /readyz answers 503 with it and /v2 and /oauth requests get a 503 naming it.
+   */
+  blocked?: string | null;
 }
 
 export interface OperationsDeps {
@@ -45,6 +52,12 @@ export async function registerOperations(app: FastifyInstance, deps: OperationsD
   registerPoolMetrics(register, deps.store);
   if (deps.processMetrics) collectDefaultMetrics({ register, prefix: 'steward_' });
   const readiness = readinessCheck(deps);
+
+  // Before the rate limiter and auth (which would read tables that may not exist yet): nothing of the API runs
+  // until the instance can serve it.
+  app.addHook('onRequest', async (request) => {
+    if (deps.lifecycle.blocked && surfaceOf(request)) throw errors.notServingYet(deps.lifecycle.blocked);
+  });
 
   app.get(
     '/healthz',
@@ -165,6 +178,7 @@ function readinessCheck({ store, lifecycle }: OperationsDeps): (request: Fastify
 
   return async (request) => {
     if (lifecycle.draining) return { errors: ['shutting down: this instance no longer takes new work'] };
+    if (lifecycle.blocked) return { errors: [lifecycle.blocked] };
     let status: MigrationStatus | 'timeout';
     try {
       status = await withTimeout(check(), DATABASE_CHECK_TIMEOUT_MS);

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, test } from 'node:test';
+import { migrationStatus } from '../src/store/database.ts';
+import { DIALECTS, freshDatabase, seedMsp } from './helpers/app.ts';
+import { jsonOf, steward } from './helpers/cli.ts';
+import { send, startServe } from './helpers/serve.ts';
+
+/** `steward migrate` ahead of a rollout, and `serve --no-migrate` waiting (not ready) until it has run. */
+for (const dialect of DIALECTS) {
+  describe(`steward migrate [${dialect.name}]`, { skip: dialect.skip }, () => {
+    test('applies every migration once, says so, and on a second run says the schema is current', async (t) => {
+      const db = await freshDatabase(dialect.name, {}, { migrated: false });
+      t.after(() => db.close());
+      const first = jsonOf(await steward(db, 'migrate', '--json'));
+      const status = await migrationStatus(db.store);
+      assert.deepEqual(status.pending, []);
+      assert.ok(status.applied.length >= 3);
+      assert.deepEqual(first, { applied: status.applied, current: status.applied });
+
+      const again = await steward(db, 'migrate');
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stdout, /^database schema is current \(.+\)\n$/);
+      assert.deepEqual(jsonOf(await steward(db, 'migrate', '--json')), { applied: [], current: status.applied });
+    });
+
+    test('serve --no-migrate on an unmigrated database listens but serves no API (503, /readyz names the migrations) until steward migrate runs elsewhere', async (t) => {
+      const db = await freshDatabase(dialect.name, {}, { migrated: false });
+      t.after(() => db.close());
+      const server = startServe(db.url, ['--no-migrate'], { ...db.env, STEWARD_ENCRYPTION_KEY: randomBytes(32).toString('hex') });
+      t.after(() => server.stop());
+      const origin = await server.listening();
+      assert.match(server.stdout(), /not serving the API yet: migrations not applied: 0001_initial, .+ \(run `steward migrate`\)/);
+      assert.deepEqual((await migrationStatus(db.store)).applied, [], 'serve --no-migrate did not migrate');
+
+      assert.equal((await send(origin, 'GET', '/healthz')).status, 200, 'alive');
+      const notReady = await send(origin, 'GET', '/readyz');
+      assert.equal(notReady.status, 503);
+      assert.match(notReady.status === 503 ? notReady.body.errors[0] : '', /^migrations not applied: 0001_initial, .+ \(run `steward migrate`\)$/);
+      const api = await send(origin, 'GET', '/v2/managed_accounts', { token: `vntg_tkn_${'0'.repeat(40)}` });
+      assert.equal(api.status, 503);
+      assert.equal(api.status === 503 && api.headers['retry-after'], '5');
+      assert.match(api.status === 503 ? api.body.errors[0] : '', /^this Steward instance is not serving yet: migrations not applied: /);
+
+      const migrated = jsonOf(await steward(db, 'migrate', '--json'));
+      assert.ok(migrated.applied.length >= 3);
+      const msp = await seedMsp(db.store);
+      let ready = await send(origin, 'GET', '/readyz');
+      for (let i = 0; i < 100 && ready.status !== 200; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        ready = await send(origin, 'GET', '/readyz');
+      }
+      assert.deepEqual(ready.status === 200 && ready.body, { status: 'ready', database: 'ok', migrations: { applied: migrated.applied.length, pending: [] } });
+      const served = await send(origin, 'GET', '/v2/managed_accounts', { token: msp.token });
+      assert.equal(served.status, 200, 'the API is served once migrated');
+    });
+  });
+}
