@@ -1,4 +1,7 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
+import { sql } from 'kysely';
 import { describeDatabase, parseConfig, type Config } from '../config.ts';
 import { createAccount, setAccountInvoicing } from '../domain/accounts.ts';
 import { DomainError } from '../domain/errors.ts';
@@ -9,7 +12,7 @@ import { registerIntegrationCommands } from './commands/integrations.ts';
 import { registerOauthClientCommands } from './commands/oauth-clients.ts';
 import { registerTokenCommands } from './commands/tokens.ts';
 import { printBanner, seedDemoIfEmpty } from './demo.ts';
-import { migrate, migrationStatus, openStore } from '../store/database.ts';
+import { dialectOf, migrate, migrationStatus, openStore } from '../store/database.ts';
 import { databaseOption, output, withStore } from './shared.ts';
 
 const env = process.env;
@@ -92,6 +95,27 @@ program
     } finally {
       await store.close();
     }
+  });
+
+program
+  .command('backup')
+  .description("SQLite: write a consistent copy of the database to a new file while the server runs (VACUUM INTO); PostgreSQL: use pg_dump")
+  .requiredOption('--to <path>', 'the new file to write (must not exist)')
+  .addOption(databaseOption())
+  .action(async (opts: { to: string; database: string }) => {
+    const databaseUrl = parseConfig({ databaseUrl: opts.database }).databaseUrl;
+    if (dialectOf(databaseUrl) === 'postgres') {
+      program.error('steward: backup copies SQLite files; for PostgreSQL use pg_dump --format=custom (see docs/deploy.md)');
+    }
+    const target = resolve(opts.to);
+    if (existsSync(target)) program.error(`steward: ${target} already exists; choose a new file`);
+    const store = await openStore(databaseUrl);
+    try {
+      await sql`vacuum into ${target}`.execute(store.db);
+    } finally {
+      await store.close();
+    }
+    process.stdout.write(`Backed up ${databaseUrl} to ${target} (keep the encryption key, steward.key or STEWARD_ENCRYPTION_KEY, apart from it)\n`);
   });
 
 const accounts = program.command('accounts').description('Top-level accounts (MSPs)');
