@@ -26,6 +26,8 @@ describe('configuration', () => {
       [10, 30_000, 10_000, 30, true],
     );
     assert.throws(() => parseConfig({ pgPoolMax: '0' }), /invalid configuration pgPoolMax/);
+    assert.equal(parseConfig({ migrateOnStart: 'false' }).migrateOnStart, false);
+    assert.throws(() => parseConfig({ migrateOnStart: 'no' }), /invalid configuration migrateOnStart: Expected boolean/);
     for (const [name, value] of [
       ['rateLimitMax', '1e3'],
       ['rateLimitWindowSeconds', '0x10'],

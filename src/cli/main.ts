@@ -52,7 +52,7 @@ program
       pgStatementTimeoutMs: env.STEWARD_PG_STATEMENT_TIMEOUT_MS,
       pgConnectTimeoutMs: env.STEWARD_PG_CONNECT_TIMEOUT_MS,
       shutdownTimeoutSeconds: env.STEWARD_SHUTDOWN_TIMEOUT_SECONDS,
-      migrateOnStart: opts.migrate && env.STEWARD_MIGRATE_ON_START !== 'false',
+      migrateOnStart: opts.migrate ? env.STEWARD_MIGRATE_ON_START : false,
     });
     let demo: Awaited<ReturnType<typeof seedDemoIfEmpty>> = null;
     const server = await startServer(config, async (store) => {
