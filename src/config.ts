@@ -40,7 +40,12 @@ export const ConfigSchema = Type.Object({
   pgConnectTimeoutMs: Type.Integer({ minimum: 1, maximum: 600_000, default: 10_000 }),
   /** Run pending migrations when serve starts (off: run `steward migrate` ahead; /readyz stays 503 until then). */
   migrateOnStart: Type.Boolean({ default: true }),
-  /** On SIGTERM, how long in-flight requests may take to finish before the process exits anyway. */
+  /**
+   * On SIGTERM, how long to keep accepting and answering (with /readyz 503) before the listener closes, so a load
+   * balancer's health checks see the 503 and stop sending work first. 0: close at once.
+   */
+  shutdownDelaySeconds: Type.Integer({ minimum: 0, maximum: 3600, default: 0 }),
+  /** On SIGTERM, after the delay, how long in-flight requests may take to finish before the process exits anyway. */
   shutdownTimeoutSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 30 }),
 });
 export type Config = Static<typeof ConfigSchema>;
@@ -57,6 +62,7 @@ const WHOLE_NUMBERS = [
   'pgPoolMax',
   'pgStatementTimeoutMs',
   'pgConnectTimeoutMs',
+  'shutdownDelaySeconds',
   'shutdownTimeoutSeconds',
 ] as const;
 

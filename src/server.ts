@@ -18,8 +18,9 @@ export interface RunningServer {
   /** `blocked` says why the API is not served yet (serve --no-migrate, migrations pending); null once it is. */
   lifecycle: Lifecycle;
   /**
-   * Graceful shutdown: /readyz turns 503, the listener stops accepting, requests already received run to their
-   * normal answer (each then closes its connection), and the pool closes. After config.shutdownTimeoutSeconds the
+   * Graceful shutdown: /readyz turns 503 (and the server keeps serving for config.shutdownDelaySeconds), the
+   * listener stops accepting, requests already received run to their normal answer (each then closes its
+   * connection), and the pool closes. After config.shutdownTimeoutSeconds the
    * connections still open are cut and `false` is returned.
    */
   close(): Promise<boolean>;
@@ -58,6 +59,10 @@ export async function startServer(config: Config, beforeListen?: (store: Store) 
     (closing ??= (async () => {
       lifecycle.draining = true;
       stopWatching();
+      if (config.shutdownDelaySeconds > 0) {
+        app.log.info({ shutdownDelaySeconds: config.shutdownDelaySeconds }, '/readyz now answers 503; still serving until the delay ends');
+        await new Promise((resolve) => setTimeout(resolve, config.shutdownDelaySeconds * 1000));
+      }
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<false>((resolve) => {
         timer = setTimeout(() => resolve(false), config.shutdownTimeoutSeconds * 1000);

@@ -95,12 +95,12 @@ describe('steward backup', () => {
 
     const again = await runSteward(db.url, ['backup', '--to', target]);
     assert.equal(again.code, 1);
-    assert.match(again.stderr, /already exists; choose a new file/);
+    assert.match(again.stderr, /^steward: \S+backup\.sqlite already exists; choose a new file\n$/, 'one line, no usage text');
   });
 
   test('PostgreSQL: refused, pointing to pg_dump', async () => {
     const run = await runSteward('postgres://postgres@127.0.0.1:1/none', ['backup', '--to', '/tmp/never.sqlite']);
     assert.equal(run.code, 1);
-    assert.match(run.stderr, /for PostgreSQL use pg_dump --format=custom/);
+    assert.match(run.stderr, /^steward: backup copies SQLite files; for PostgreSQL use pg_dump --format=custom \(see docs\/deploy\.md\)\n$/);
   });
 });

@@ -37,6 +37,7 @@ describe('configuration', () => {
       ['pgStatementTimeoutMs', '5s'],
       ['pgConnectTimeoutMs', '-1'],
       ['shutdownTimeoutSeconds', '0x1e'],
+      ['shutdownDelaySeconds', '2.5'],
     ] as const) {
       assert.throws(() => parseConfig({ [name]: value }), new RegExp(`invalid configuration ${name}: .* is not a whole number written in digits$`), `${name}=${value}`);
     }

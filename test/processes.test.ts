@@ -215,6 +215,24 @@ for (const dialect of DIALECTS) {
       assert.equal(listed.length, answered.length, 'and nothing else');
     });
 
+    test('SIGTERM with STEWARD_SHUTDOWN_DELAY_SECONDS: /readyz answers 503 while the API is still served, then the process drains and exits 0', async (t) => {
+      const db = await freshDatabase(dialect.name);
+      t.after(() => db.close());
+      const msp = await seedMsp(db.store);
+      const { servers: [server], origins: [origin] } = (await servers(t, db, 1, [], { STEWARD_SHUTDOWN_DELAY_SECONDS: '2' })) as { servers: [Server]; origins: [string] };
+      assert.equal((await send(origin, 'GET', '/readyz')).status, 200);
+      server.child.kill('SIGTERM');
+      await server.waitFor(/still serving until the delay ends/);
+      const probe = await send(origin, 'GET', '/readyz');
+      assert.equal(probe.status, 503);
+      assert.deepEqual(probe.status === 503 && probe.body, { status: 'not_ready', errors: ['shutting down: this instance no longer takes new work'] });
+      const created = await send(origin, 'POST', '/v2/managed_accounts', { token: msp.token, body: { name: 'Late Corp', contact_email: uniqueEmail() } });
+      assert.equal(created.status, 201, 'the API is still served during the delay');
+      assert.equal(created.status === 201 && created.headers.connection, 'close', 'each answer closes its connection');
+      assert.deepEqual(await server.exited, { code: 0, signal: null });
+      assert.equal((await send(origin, 'GET', '/healthz')).error, 'ECONNREFUSED');
+    });
+
     // Postgres only: it needs requests waiting on a lock without blocking the server, which SQLite's waits do.
     const postgresOnly = dialect.name === 'postgres' ? test : () => {};
     postgresOnly('SIGTERM with requests stuck past STEWARD_SHUTDOWN_TIMEOUT_SECONDS: their connections are cut, nothing of them is saved, exit 1', async (t: TestContext) => {

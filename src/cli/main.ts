@@ -51,6 +51,7 @@ program
       pgPoolMax: env.STEWARD_PG_POOL_MAX,
       pgStatementTimeoutMs: env.STEWARD_PG_STATEMENT_TIMEOUT_MS,
       pgConnectTimeoutMs: env.STEWARD_PG_CONNECT_TIMEOUT_MS,
+      shutdownDelaySeconds: env.STEWARD_SHUTDOWN_DELAY_SECONDS,
       shutdownTimeoutSeconds: env.STEWARD_SHUTDOWN_TIMEOUT_SECONDS,
       migrateOnStart: opts.migrate ? env.STEWARD_MIGRATE_ON_START : false,
     });
@@ -105,10 +106,10 @@ program
   .action(async (opts: { to: string; database: string }) => {
     const databaseUrl = parseConfig({ databaseUrl: opts.database }).databaseUrl;
     if (dialectOf(databaseUrl) === 'postgres') {
-      program.error('steward: backup copies SQLite files; for PostgreSQL use pg_dump --format=custom (see docs/deploy.md)');
+      throw new Error('backup copies SQLite files; for PostgreSQL use pg_dump --format=custom (see docs/deploy.md)');
     }
     const target = resolve(opts.to);
-    if (existsSync(target)) program.error(`steward: ${target} already exists; choose a new file`);
+    if (existsSync(target)) throw new Error(`${target} already exists; choose a new file`);
     const store = await openStore(databaseUrl);
     try {
       await sql`vacuum into ${target}`.execute(store.db);
