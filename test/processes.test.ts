@@ -264,6 +264,46 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(listed, [], 'the cut transactions rolled back');
     });
 
+    postgresOnly('a database connection killed under a running request (failover, pg_terminate_backend): that request gets 503, the process lives on', async (t: TestContext) => {
+      let release = async () => {};
+      t.after(() => release());
+      const db = await freshDatabase(dialect.name);
+      t.after(() => db.close());
+      const msp = await seedMsp(db.store);
+      const { servers: [server], origins: [origin] } = (await servers(t, db, 1)) as { servers: [Server]; origins: [string] };
+      const blocker = new pg.Client({ connectionString: db.url });
+      await blocker.connect();
+      release = async () => {
+        release = async () => {};
+        await blocker.query('commit');
+        await blocker.end();
+      };
+      for (let round = 0; round < 3; round++) {
+        await blocker.query('begin');
+        await blocker.query('lock table accounts in exclusive mode');
+        const waiting = Array.from({ length: 4 }, (_, i) => send(origin, 'POST', '/v2/managed_accounts', { token: msp.token, body: { name: `Cut ${round}-${i}`, contact_email: uniqueEmail() } }));
+        // Each create waits for the lock inside its transaction, holding a pooled connection; kill those connections.
+        let killed = 0;
+        while (killed < 4) {
+          const { rows } = await blocker.query<{ pid: number }>("select pid from pg_locks where relation = 'accounts'::regclass and not granted");
+          for (const { pid } of rows) await blocker.query('select pg_terminate_backend($1)', [pid]);
+          killed += rows.length;
+          if (rows.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        await blocker.query('commit');
+        for (const res of await Promise.all(waiting)) {
+          assert.equal(res.status, 503, JSON.stringify(res));
+          assert.deepEqual(res.status === 503 && res.body.errors, ['the database is unavailable: nothing was saved; retry shortly']);
+        }
+        assert.equal(server.child.exitCode, null, 'still running');
+        const after = await send(origin, 'POST', '/v2/managed_accounts', { token: msp.token, body: { name: `After ${round}`, contact_email: uniqueEmail() } });
+        assert.equal(after.status, 201, `the pool recovers: ${JSON.stringify(after)}`);
+      }
+      await release();
+      const listed = (await send(origin, 'GET', '/v2/managed_accounts', { token: msp.token })) as { body: { managed_accounts: Array<{ name: string }> } };
+      assert.deepEqual(listed.body.managed_accounts.map((a) => a.name).sort(), ['After 0', 'After 1', 'After 2']);
+    });
+
     test('processes started at once on an empty database all come up, and the migrations run exactly once', async (t) => {
       const db = await freshDatabase(dialect.name, {}, { migrated: false });
       t.after(() => db.close());

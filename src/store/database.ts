@@ -129,10 +129,14 @@ export async function openStore(databaseUrl: string, options: OpenOptions = {}):
     };
     const pool = new pg.Pool({ ...connection, max: settings.poolMax });
     const upkeepPool = new pg.Pool({ ...connection, max: 1, application_name: 'steward-upkeep' });
-    // An idle client's connection can drop (a database restart); pg then emits 'error' on the pool, which
-    // unhandled would end the process. The next checkout opens a new connection.
-    pool.on('error', () => {});
-    upkeepPool.on('error', () => {});
+    // A connection can drop at any time (a database restart or failover, pg_terminate_backend, the idle-in-transaction
+    // timeout). pg then emits 'error' on the client, and on the pool for an idle one; unhandled, either ends the
+    // process. The statement running on it fails on its own (a 503, see store/errors.ts databaseTrouble), and the
+    // pool discards a broken client when it comes back, so here there is nothing to do but listen.
+    for (const p of [pool, upkeepPool]) {
+      p.on('error', () => {});
+      p.on('connect', (client) => client.on('error', () => {}));
+    }
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     const upkeep = new Kysely<Database>({ dialect: new PostgresDialect({ pool: upkeepPool }) });
     return {

@@ -37,6 +37,8 @@ export function databaseTrouble(error: unknown): 'busy' | 'unavailable' | null {
   if (code === '57014' || code === '55P03' || code === '40001' || code === '40P01' || code === 'SQLITE_BUSY') return 'busy';
   if (code === '53300' || code === '57P01' || code === '57P03' || code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT') return 'unavailable';
   // pg's Pool has no code for these: waiting past connectionTimeoutMillis, or a connection lost mid-query.
-  if (typeof message === 'string' && /^(timeout exceeded when trying to connect|Connection terminated)/.test(message)) return 'unavailable';
+  if (typeof message === 'string' && /^(timeout exceeded when trying to connect|Connection terminated|Client (has encountered a connection error|was closed) and is not queryable)/.test(message)) {
+    return 'unavailable';
+  }
   return null;
 }
