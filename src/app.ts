@@ -3,7 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { publicOrigin, secretBoxFor, type Config } from './config.ts';
 import { errors } from './domain/errors.ts';
 import { registerAuth } from './http/auth.ts';
@@ -95,13 +95,26 @@ export async function buildApp({ config, store, secrets = secretBoxFor(config), 
     }
   });
 
+  // The latest request received on each connection. HTTP/1.1 clients may pipeline several requests on one
+  // connection; Node answers them in order, so while draining only the answer to the latest may close it: closing
+  // on an earlier one would drop answers to requests that have already run.
+  const latestOnConnection = new WeakMap<object, FastifyRequest>();
+
   // W6: every response carries its request id and a JSON content type.
   app.addHook('onRequest', async (request, reply) => {
+    latestOnConnection.set(request.raw.socket, request);
     reply.header('x-request-id', request.id);
   });
-  app.addHook('onSend', async (_request, reply, payload) => {
+  app.addHook('onSend', async (request, reply, payload) => {
     if (!reply.hasHeader('content-type')) reply.header('content-type', 'application/json; charset=utf-8');
-    if (lifecycle.draining) reply.header('connection', 'close');
+    if (lifecycle.draining) {
+      if (latestOnConnection.get(request.raw.socket) === request) {
+        reply.header('connection', 'close');
+      } else {
+        reply.removeHeader('connection');
+        reply.raw.removeHeader('connection'); // Fastify's own, set on requests routed once closing began
+      }
+    }
     return payload;
   });
 

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { describe, test, type TestContext } from 'node:test';
 import pg from 'pg';
 import { buildApp } from '../src/app.ts';
@@ -213,6 +215,54 @@ for (const dialect of DIALECTS) {
       const stored = new Set(listed.map((a) => a.token));
       for (const r of answered) assert.ok(r.status === 201 && stored.has(r.body.token), 'each 201 is stored');
       assert.equal(listed.length, answered.length, 'and nothing else');
+    });
+
+    test('SIGTERM with requests pipelined on one connection: every one that was received is answered, in order', async (t) => {
+      let release = async () => {};
+      t.after(() => release());
+      const db = await freshDatabase(dialect.name);
+      t.after(() => db.close());
+      const msp = await seedMsp(db.store);
+      const { servers: [server], origins: [origin] } = (await servers(t, db, 1)) as { servers: [Server]; origins: [string] };
+      if (dialect.name === 'postgres') {
+        const blocker = new pg.Client({ connectionString: db.url });
+        await blocker.connect();
+        await blocker.query('begin');
+        await blocker.query('lock table accounts in exclusive mode');
+        release = async () => {
+          release = async () => {};
+          await blocker.query('commit');
+          await blocker.end();
+        };
+      }
+      const { hostname, port } = new URL(origin);
+      const socket = connect(Number(port), hostname);
+      await once(socket, 'connect');
+      let answers = '';
+      socket.setEncoding('utf8').on('data', (chunk: string) => (answers += chunk));
+      const closed = once(socket, 'close');
+      socket.write(
+        [0, 1, 2]
+          .map((i) => {
+            const body = JSON.stringify({ name: `Piped ${i}`, contact_email: uniqueEmail() });
+            return `POST /v2/managed_accounts HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${msp.token}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+          })
+          .join(''),
+      );
+      while (received(server, 'POST').size < 3) await new Promise((resolve) => setTimeout(resolve, 20));
+      server.child.kill('SIGTERM');
+      await server.waitFor(/shutting down/);
+      await release();
+      await closed;
+      assert.deepEqual(await server.exited, { code: 0, signal: null });
+      const statuses = [...answers.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
+      assert.deepEqual(statuses, ['201', '201', '201'], answers);
+      assert.deepEqual([...answers.matchAll(/"name":"(Piped \d)"/g)].map((m) => m[1]), ['Piped 0', 'Piped 1', 'Piped 2'], 'in order');
+      if (dialect.name === 'postgres') {
+        // All three were still waiting when the drain began (SQLite's may have been answered before it).
+        const connectionHeaders = answers.split(/(?=HTTP\/1\.1 )/).map((answer) => /^connection: (\S+)\r$/im.exec(answer)?.[1]?.toLowerCase() ?? null);
+        assert.deepEqual(connectionHeaders, [null, null, 'close'], 'only the last answer closes the connection');
+      }
     });
 
     test('SIGTERM with STEWARD_SHUTDOWN_DELAY_SECONDS: /readyz answers 503 while the API is still served, then the process drains and exits 0', async (t) => {
