@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
+import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { migrationStatus, openStore } from '../src/store/database.ts';
 import { DIALECTS, freshDatabase, seedMsp } from './helpers/app.ts';
@@ -86,6 +87,7 @@ describe('steward backup', () => {
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^Backed up .+ to .+backup\.sqlite \(keep the encryption key/);
 
+    assert.equal(statSync(target).mode & 0o777, 0o600, 'readable by its owner only');
     const copy = await openStore(target);
     t.after(() => copy.close());
     const tokens = (await copy.db.selectFrom('accounts').select('token').execute()).map((r) => r.token);

@@ -141,6 +141,8 @@ describe('PostgreSQL pool limits', { skip: DIALECTS[1]?.skip }, () => {
     assert.equal(starved.status, 503, starved.raw);
     assert.equal(starved.headers['retry-after'], '1');
     assert.match(starved.body.errors[0], UNAVAILABLE);
+    const ready = await call(app, 'GET', '/readyz');
+    assert.equal(ready.status, 200, `a busy pool is load, not unreadiness: ${ready.raw}`);
     await release();
     assert.equal((await holding).status, 201);
   });

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { sql } from 'kysely';
@@ -65,8 +65,15 @@ program
       await printBanner(server.store.db, { listening: server.listening, origin: server.origin }, demo, describeDatabase(config.databaseUrl));
     }
     server.app.log.info({ migrated: server.migrated, migrateOnStart: config.migrateOnStart }, migrationSummary(server.migrated, config.migrateOnStart));
+    let stopping = false;
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-      process.once(signal, () => {
+      // `on`, not `once`: a supervisor that repeats the signal (or a second Ctrl-C) must not cut the drain short.
+      process.on(signal, () => {
+        if (stopping) {
+          server.app.log.info({ signal }, 'already shutting down; the shutdown timeout bounds it');
+          return;
+        }
+        stopping = true;
         server.app.log.info({ signal }, 'shutting down: no new connections; finishing the requests in flight');
         server.close().then(
           (finished) => {
@@ -113,6 +120,7 @@ program
     const store = await openStore(databaseUrl);
     try {
       await sql`vacuum into ${target}`.execute(store.db);
+      chmodSync(target, 0o600); // it holds token hashes and sealed secrets, as the database does
     } finally {
       await store.close();
     }

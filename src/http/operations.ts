@@ -166,9 +166,11 @@ function readinessCheck({ store, lifecycle }: OperationsDeps): (request: Fastify
   const check = () =>
     (running ??= (async () => {
       try {
-        await sql`select 1`.execute(store.db);
+        // On the upkeep connection: a request pool that is merely busy is load, not a reason to leave the rotation
+        // (every instance would leave it at once under a burst).
+        await sql`select 1`.execute(store.upkeep);
         if (clean && clean.until > Date.now()) return clean.status;
-        const status = await migrationStatus(store);
+        const status = await migrationStatus({ ...store, db: store.upkeep });
         clean = status.pending.length === 0 ? { status, until: Date.now() + CLEAN_MIGRATIONS_TTL_MS } : undefined;
         return status;
       } finally {
