@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { addRule, call, DIALECTS, seedMsp, testApp, uniqueEmail } from './helpers/app.ts';
 
@@ -112,6 +113,18 @@ for (const dialect of DIALECTS) {
       assert.deepEqual((await call(app, 'GET', `/v2/managed_accounts/${second.body.token}`, { token: a.token })).body, second.body);
       const lists = await call(app, 'GET', '/v2/managed_accounts', { token: b.token });
       assert.deepEqual(lists.body.managed_accounts, []);
+    });
+
+    test('contact_email is one address in either Unicode form: a precomposed é and e + combining accent collide (found by an attack round)', async (t) => {
+      const { app, db } = await testApp(t, dialect.name);
+      const msp = await seedMsp(db.store);
+      const local = `jos${randomBytes(3).toString('hex')}`;
+      const precomposed = await call(app, 'POST', '/v2/managed_accounts', { token: msp.token, body: { name: 'NFC', contact_email: `${local}\u00e9@example.com` } });
+      assert.equal(precomposed.status, 201, precomposed.raw);
+      assert.equal(precomposed.body.contact_email, `${local}\u00e9@example.com`, 'stored as sent');
+      const decomposed = await call(app, 'POST', '/v2/managed_accounts', { token: msp.token, body: { name: 'NFD', contact_email: `${local.toUpperCase()}e\u0301@example.com` } });
+      assert.equal(decomposed.status, 400, decomposed.raw);
+      assert.deepEqual(decomposed.body.errors, ['contact_email has already been taken by another account']);
     });
 
     test('email_domain must be a registrable host name', async (t) => {

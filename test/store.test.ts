@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { sql, type Kysely } from 'kysely';
 import { initial } from '../src/store/migrations/0001_initial.ts';
+import { references } from '../src/store/migrations/0002_references.ts';
+import { trust } from '../src/store/migrations/0003_trust.ts';
 import {
   claimDomain,
   deleteManagedAccount,
@@ -105,12 +107,35 @@ for (const dialect of DIALECTS) {
       await migrate(db.store);
       await migrate(db.store);
       const applied = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(db.store.db);
-      assert.deepEqual(applied.rows.map((r) => r.name), ['0001_initial', '0002_references', '0003_trust']);
+      assert.deepEqual(applied.rows.map((r) => r.name), ['0001_initial', '0002_references', '0003_trust', '0004_normalised_emails']);
       assert.equal(await count(db.store.db, 'accounts'), 1);
       assert.equal(await count(db.store.db, 'integrations'), 1);
       for (const table of ['claimed_domains', 'billing_rules', 'managed_account_billing_rules', 'managed_account_integrations', 'api_tokens'] as const) {
         assert.equal(await count(db.store.db, table), 0, `${table} exists and is empty`);
       }
+    });
+
+    test('0004 rewrites contact-email keys in NFC; of two existing accounts that turn out to share an address, the one not in NFC keeps its old key', async (t) => {
+      const db = await freshDatabase(dialect.name, {}, { migrated: false });
+      t.after(() => db.close());
+      const upTo0003 = await migratorFor(db.store, { '0001_initial': initial(db.store.dialect), '0002_references': references(db.store.dialect), '0003_trust': trust(db.store.dialect) });
+      assert.equal((await upTo0003.migrateToLatest()).error, undefined);
+      const decomposed = 'jose\u0301@example.com'; // e + combining acute, as 0003's keys kept it
+      const precomposed = 'jos\u00e9@example.com';
+      const owner = await msp(db.store.db);
+      const a = await child(db.store.db, owner.id, 'ascii@example.com');
+      const b = await child(db.store.db, owner.id, decomposed);
+      const c = await child(db.store.db, owner.id, 'zoe\u0308@example.com');
+      const d = await child(db.store.db, owner.id, 'ZO\u00cb@example.com'.toLowerCase());
+      await migrate(db.store);
+      const keys = Object.fromEntries(
+        (await db.store.db.selectFrom('accounts').select(['id', 'contact_email_key']).execute()).map((r) => [r.id, r.contact_email_key]),
+      );
+      assert.equal(keys[a.id], 'ascii@example.com');
+      assert.equal(keys[b.id], precomposed, 'rewritten in NFC');
+      assert.equal(keys[d.id], 'zo\u00eb@example.com', 'already NFC');
+      assert.equal(keys[c.id], 'zoe\u0308@example.com', 'the same address as d, which holds the NFC key: kept as it was');
+      assert.equal(await violation(() => child(db.store.db, owner.id, precomposed)), 'contact_email', 'the address is now taken in either form');
     });
 
     test('0002 on a database made by 0001 gives every existing account a default workspace fed by its integrations', async (t) => {
@@ -186,7 +211,7 @@ for (const dialect of DIALECTS) {
         const results = await Promise.allSettled(stores.map((store) => migrate(store)));
         assert.deepEqual(results.map((r) => (r.status === 'fulfilled' ? 'ok' : String(r.reason))), ['ok', 'ok', 'ok']);
         const applied = await sql<{ name: string }>`select name from kysely_migration`.execute((stores[0] as Store).db);
-        assert.deepEqual(applied.rows.map((r) => r.name), ['0001_initial', '0002_references', '0003_trust']);
+        assert.deepEqual(applied.rows.map((r) => r.name), ['0001_initial', '0002_references', '0003_trust', '0004_normalised_emails']);
         return;
       }
       // SQLite: separate processes, as in real life (better-sqlite3 is synchronous, so connections in one process
@@ -203,7 +228,7 @@ for (const dialect of DIALECTS) {
       const store = await openStore(path);
       t.after(() => store.close());
       const applied = await sql<{ name: string }>`select name from kysely_migration`.execute(store.db);
-      assert.deepEqual(applied.rows.map((r) => r.name), ['0001_initial', '0002_references', '0003_trust']);
+      assert.deepEqual(applied.rows.map((r) => r.name), ['0001_initial', '0002_references', '0003_trust', '0004_normalised_emails']);
       assert.equal(await count(store.db, 'accounts'), 4);
     });
 

@@ -37,11 +37,12 @@ export function checkEmail(field: string, value: string): string | null {
   return ok ? null : `${field} is not a valid email address (e.g. admin+customer@example.co.uk)`;
 }
 
-/** Lower-cased, with the domain part in ASCII (punycode), so equal addresses collide in the unique index. */
+/** Lower-cased and in Unicode NFC, with the domain part in ASCII (punycode), so equal addresses collide in the unique index. */
 export function emailKey(value: string): string {
   const at = value.lastIndexOf('@');
   const domain = domainToASCII(value.slice(at + 1)) || value.slice(at + 1);
-  return `${value.slice(0, at)}@${domain}`.toLowerCase();
+  // NFC: a precomposed é and e + combining accent are one address (the domain is ASCII already).
+  return `${value.slice(0, at)}@${domain}`.toLowerCase().normalize('NFC');
 }
 
 export function emailDomainAscii(value: string): string {

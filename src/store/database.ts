@@ -21,6 +21,7 @@ import pg from 'pg';
 import { references } from './migrations/0002_references.ts';
 import { initial } from './migrations/0001_initial.ts';
 import { trust } from './migrations/0003_trust.ts';
+import { normalisedEmails } from './migrations/0004_normalised_emails.ts';
 import type { Database } from './schema.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -166,6 +167,7 @@ const migrationsFor = (dialect: Dialect): Record<string, Migration> => ({
   '0001_initial': initial(dialect),
   '0002_references': references(dialect),
   '0003_trust': trust(dialect),
+  '0004_normalised_emails': normalisedEmails(),
 });
 
 /**
