@@ -66,17 +66,26 @@ const WHOLE_NUMBERS = [
   'shutdownTimeoutSeconds',
 ] as const;
 
-export function parseConfig(input: Record<string, unknown>): Config {
+/**
+ * Parses settings given as text or values. `sources` names where each came from (an environment variable, a
+ * flag), so an error says what to fix: `invalid configuration pgPoolMax (STEWARD_PG_POOL_MAX): …`.
+ */
+export function parseConfig(input: Record<string, unknown>, sources: Partial<Record<keyof Config, string>> = {}): Config {
+  const label = (name: string) => (name in sources ? `${name} (${sources[name as keyof Config]})` : name);
   const defined = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined && v !== ''));
   for (const name of WHOLE_NUMBERS) {
     const value = defined[name];
     if (typeof value === 'string' && !/^[0-9]+$/.test(value.trim())) {
-      throw new ConfigError(`invalid configuration ${name}: ${JSON.stringify(value)} is not a whole number written in digits`);
+      throw new ConfigError(`invalid configuration ${label(name)}: ${JSON.stringify(value)} is not a whole number written in digits`);
     }
   }
   const candidate = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, defined));
   const firstError = Value.Errors(ConfigSchema, candidate).First();
-  if (firstError) throw new ConfigError(`invalid configuration ${firstError.path.slice(1) || '(root)'}: ${firstError.message}`);
+  if (firstError) {
+    const name = firstError.path.slice(1) || '(root)';
+    const message = firstError.schema.type === 'boolean' ? `${JSON.stringify(firstError.value)} must be true or false (or 1 or 0)` : firstError.message;
+    throw new ConfigError(`invalid configuration ${label(name)}: ${message}`);
+  }
   const config = candidate as Config;
   if (config.publicUrl) {
     try {

@@ -106,3 +106,18 @@ describe('steward backup', () => {
     assert.match(run.stderr, /^steward: backup copies SQLite files; for PostgreSQL use pg_dump --format=custom \(see docs\/deploy\.md\)\n$/);
   });
 });
+
+describe('steward serve settings', () => {
+  test('a bad setting stops the start and names the environment variable to fix', async () => {
+    for (const [name, value, message] of [
+      ['STEWARD_PG_POOL_MAX', '1e3', 'invalid configuration pgPoolMax (STEWARD_PG_POOL_MAX): "1e3" is not a whole number written in digits'],
+      ['STEWARD_MIGRATE_ON_START', 'no', 'invalid configuration migrateOnStart (STEWARD_MIGRATE_ON_START): "no" must be true or false (or 1 or 0)'],
+      ['STEWARD_SHUTDOWN_TIMEOUT_SECONDS', '0', 'invalid configuration shutdownTimeoutSeconds (STEWARD_SHUTDOWN_TIMEOUT_SECONDS): Expected integer to be greater or equal to 1'],
+    ] as const) {
+      const run = await runSteward('/nonexistent/never-created.sqlite', ['serve', '--port', '0'], { [name]: value });
+      assert.equal(run.code, 1, `${name}: ${run.stderr}`);
+      assert.equal(run.stderr, `steward: ${message}\n`);
+      assert.equal(run.stdout, '');
+    }
+  });
+});

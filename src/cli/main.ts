@@ -17,6 +17,27 @@ import { databaseOption, output, withStore } from './shared.ts';
 
 const env = process.env;
 
+/** Where `serve` reads each setting, for error messages that say what to fix. */
+const SERVE_SOURCES = {
+  port: '--port or PORT',
+  host: '--host or HOST',
+  databaseUrl: '--database or DATABASE_URL',
+  publicUrl: '--public-url or PUBLIC_URL',
+  logLevel: 'LOG_LEVEL',
+  encryptionKey: 'STEWARD_ENCRYPTION_KEY',
+  allowHttpSamlMetadata: 'STEWARD_ALLOW_HTTP_SAML_METADATA',
+  rateLimitMax: 'STEWARD_RATE_LIMIT_MAX',
+  rateLimitWindowSeconds: 'STEWARD_RATE_LIMIT_WINDOW_SECONDS',
+  redisUrl: 'REDIS_URL',
+  oauthTokenTtlSeconds: 'STEWARD_OAUTH_TOKEN_TTL_SECONDS',
+  pgPoolMax: 'STEWARD_PG_POOL_MAX',
+  pgStatementTimeoutMs: 'STEWARD_PG_STATEMENT_TIMEOUT_MS',
+  pgConnectTimeoutMs: 'STEWARD_PG_CONNECT_TIMEOUT_MS',
+  migrateOnStart: 'STEWARD_MIGRATE_ON_START',
+  shutdownDelaySeconds: 'STEWARD_SHUTDOWN_DELAY_SECONDS',
+  shutdownTimeoutSeconds: 'STEWARD_SHUTDOWN_TIMEOUT_SECONDS',
+} as const;
+
 const migrationSummary = (applied: string[], ran: boolean) =>
   !ran ? 'migrations not run at start (--no-migrate); /readyz reports any pending' : applied.length === 0 ? 'database schema is current' : `applied migrations ${applied.join(', ')}`;
 
@@ -54,7 +75,7 @@ program
       shutdownDelaySeconds: env.STEWARD_SHUTDOWN_DELAY_SECONDS,
       shutdownTimeoutSeconds: env.STEWARD_SHUTDOWN_TIMEOUT_SECONDS,
       migrateOnStart: opts.migrate ? env.STEWARD_MIGRATE_ON_START : false,
-    });
+    }, SERVE_SOURCES);
     let demo: Awaited<ReturnType<typeof seedDemoIfEmpty>> = null;
     const server = await startServer(config, async (store) => {
       if (opts.demo) demo = await seedDemoIfEmpty(store.db);
