@@ -27,7 +27,7 @@ describe('configuration', () => {
     );
     assert.throws(() => parseConfig({ pgPoolMax: '0' }), /invalid configuration pgPoolMax/);
     assert.equal(parseConfig({ migrateOnStart: 'false' }).migrateOnStart, false);
-    assert.throws(() => parseConfig({ migrateOnStart: 'no' }), /invalid configuration migrateOnStart: Expected boolean/);
+    assert.throws(() => parseConfig({ migrateOnStart: 'no' }), /invalid configuration migrateOnStart: "no" must be true or false \(or 1 or 0\)$/);
     for (const [name, value] of [
       ['rateLimitMax', '1e3'],
       ['rateLimitWindowSeconds', '0x10'],
