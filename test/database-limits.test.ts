@@ -175,4 +175,42 @@ describe('PostgreSQL pool limits', { skip: DIALECTS[1]?.skip }, () => {
     const listed = (await call(other, 'GET', '/v2/managed_accounts', { token: msp.token })).body.managed_accounts as Array<{ name: string }>;
     assert.equal(listed.filter((a) => a.name === body.name).length, 1, 'run once');
   });
+
+  test('an Idempotency-Key whose release fails (the database still busy) is released in the background, so a retry runs instead of getting 409', async (t) => {
+    const later = cleanups(t);
+    const db = await database(later, 'postgres', { postgres: { statementTimeoutMs: 1000 } });
+    const app = await appOn(later, db.store);
+    Object.assign(app.idempotencyTiming, { finishRetryMs: 200 });
+    const msp = await seedMsp(db.store);
+    await call(app, 'GET', '/v2/me', { token: msp.token });
+    const blocker = new pg.Client({ connectionString: db.url });
+    await blocker.connect();
+    let locked = true;
+    const unlock = async () => {
+      if (!locked) return;
+      locked = false;
+      await blocker.query('commit');
+      await blocker.end();
+    };
+    later(unlock);
+    await blocker.query('begin');
+    await blocker.query('lock table accounts in exclusive mode');
+    const body = { name: 'Eventually', contact_email: uniqueEmail() };
+    const headers = { 'idempotency-key': `later-${randomBytes(4).toString('hex')}` };
+    const first = call(app, 'POST', '/v2/managed_accounts', { token: msp.token, body, headers });
+    // Once the key is claimed (the create now waits on the accounts lock), hold the keys table too: the release
+    // that follows the create's 503 times out as well.
+    while (Number((await blocker.query('select count(*) as n from idempotency_keys')).rows[0].n) === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    await blocker.query('lock table idempotency_keys in exclusive mode');
+    const stopped = await first;
+    assert.equal(stopped.status, 503, stopped.raw);
+    await unlock();
+    let retry = await call(app, 'POST', '/v2/managed_accounts', { token: msp.token, body, headers });
+    for (let i = 0; i < 50 && retry.status === 409; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      retry = await call(app, 'POST', '/v2/managed_accounts', { token: msp.token, body, headers });
+    }
+    assert.equal(retry.status, 201, `the retry ran once the key was released in the background: ${retry.raw}`);
+    assert.equal(retry.headers['idempotent-replayed'], undefined);
+  });
 });

@@ -30,10 +30,20 @@ export interface IdempotencyTiming {
   abandonedAfterSeconds: number;
   /** Expired keys of every token are deleted at most this often per process. */
   sweepEverySeconds: number;
+  /** When storing (or releasing) a finished claim fails (a busy database), how often to try again in the background… */
+  finishRetryMs: number;
+  /** …and for how long, with the claim's heartbeat kept fresh meanwhile so no retry runs the request again. */
+  finishRetryForMs: number;
 }
 
 /** Defaults: about four missed heartbeats before a claim counts as abandoned. */
-export const IDEMPOTENCY_TIMING: Readonly<IdempotencyTiming> = { heartbeatMs: 15_000, abandonedAfterSeconds: 60, sweepEverySeconds: 60 };
+export const IDEMPOTENCY_TIMING: Readonly<IdempotencyTiming> = {
+  heartbeatMs: 15_000,
+  abandonedAfterSeconds: 60,
+  sweepEverySeconds: 60,
+  finishRetryMs: 2_000,
+  finishRetryForMs: 10 * 60_000,
+};
 
 /** Visible ASCII only: no spaces, control characters or anything that could be confused in a log line. */
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;

@@ -95,20 +95,50 @@ export function registerIdempotency(app: FastifyInstance, store: Pick<Store, 'db
     if (!claim) return payload;
     const body = typeof payload === 'string' ? payload : payload === null || payload === undefined ? '' : null;
     const contentType = reply.getHeader('content-type');
+    const response = body === null ? null : { status: reply.statusCode, body, contentType: typeof contentType === 'string' ? contentType : null };
     try {
-      const kept = await finishIdempotencyClaim(
-        deps,
-        claim,
-        body === null ? null : { status: reply.statusCode, body, contentType: typeof contentType === 'string' ? contentType : null },
-      );
+      const kept = await finishIdempotencyClaim(deps, claim, response);
       if (!kept) request.log.warn('Idempotency-Key claim was taken over before this request finished; its response is not stored');
     } catch (error) {
-      // The change itself is committed: answer it. The claim stays running, without heartbeat, and is taken over
-      // after abandonedAfterSeconds.
-      request.log.error({ err: error }, 'could not store the response for Idempotency-Key');
+      // The database is busy or unreachable. Answer the client now; keep the claim alive (a retry gets 409, not a
+      // second run of a change that may be committed) and keep trying to store (or release) it in the background.
+      request.log.error({ err: error }, 'could not store the response for Idempotency-Key; retrying in the background');
+      finishLater(claim, response, request.log);
     }
     return payload;
   });
+
+  /** Retries finishing a claim every finishRetryMs, with its heartbeat kept fresh meanwhile, for up to finishRetryForMs. */
+  const finishLater = (claim: IdempotencyClaim, response: Parameters<typeof finishIdempotencyClaim>[2], log: FastifyRequest['log']) => {
+    const heartbeat = keepIdempotencyClaimAlive(deps, claim, (error) => log.warn({ err: error }, 'could not refresh the heartbeat of an Idempotency-Key claim'));
+    const stop = () => {
+      pending.heartbeat.stop();
+      held.delete(pending);
+    };
+    const giveUpAt = Date.now() + timing.finishRetryForMs;
+    let trying = false;
+    const timer = setInterval(() => {
+      if (trying) return;
+      trying = true;
+      finishIdempotencyClaim({ ...deps, db: deps.heartbeatDb ?? deps.db }, claim, response)
+        .then(
+          () => {
+            stop();
+            log.info('stored the response for Idempotency-Key after retrying');
+          },
+          (error: unknown) => {
+            if (Date.now() < giveUpAt) return;
+            stop();
+            log.error({ err: error }, 'gave up storing the response for Idempotency-Key; the key is taken over once its heartbeat is stale');
+          },
+        )
+        .finally(() => (trying = false));
+    }, timing.finishRetryMs);
+    timer.unref();
+    // In `held`, so closing the app stops both the retries and the heartbeat.
+    const pending: HeldClaim = { claim, heartbeat: { stop: () => (clearInterval(timer), heartbeat.stop()) } };
+    held.add(pending);
+  };
   // Safety net: a response that somehow ended without passing through onSend must not keep its claim alive.
   app.addHook('onResponse', async (request) => void letGo(request));
   app.addHook('onClose', async () => {
