@@ -335,12 +335,17 @@ for (const dialect of DIALECTS) {
         await blocker.query('lock table accounts in exclusive mode');
         const waiting = Array.from({ length: 4 }, (_, i) => send(origin, 'POST', '/v2/managed_accounts', { token: msp.token, body: { name: `Cut ${round}-${i}`, contact_email: uniqueEmail() } }));
         // Each create waits for the lock inside its transaction, holding a pooled connection; kill those connections.
-        let killed = 0;
-        while (killed < 4) {
+        // pg_terminate_backend only signals: a backend it ended can still be listed as waiting a moment later, so
+        // count distinct backends, not kills (counting kills once let one create through, 201, in a CI run).
+        const killed = new Set<number>();
+        while (killed.size < 4) {
           const { rows } = await blocker.query<{ pid: number }>("select pid from pg_locks where relation = 'accounts'::regclass and not granted");
-          for (const { pid } of rows) await blocker.query('select pg_terminate_backend($1)', [pid]);
-          killed += rows.length;
-          if (rows.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+          const fresh = rows.filter(({ pid }) => !killed.has(pid));
+          for (const { pid } of fresh) {
+            await blocker.query('select pg_terminate_backend($1)', [pid]);
+            killed.add(pid);
+          }
+          if (fresh.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
         }
         await blocker.query('commit');
         for (const res of await Promise.all(waiting)) {
