@@ -1,5 +1,6 @@
-import helmet, { type FastifyHelmetOptions } from '@fastify/helmet';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import helmet, { type HelmetOptions } from 'helmet';
 import { errors } from '../domain/errors.ts';
 import { errorBody } from './error-handler.ts';
 import { surfaceOf } from './surface.ts';
@@ -10,7 +11,7 @@ import { surfaceOf } from './surface.ts';
  * Cross-Origin-Embedder-Policy stays off (helmet's default): it constrains pages embedding resources, not API
  * clients, and only breaks browser tools that fetch the API from another origin.
  */
-const HELMET_OPTIONS: FastifyHelmetOptions = {
+const HELMET_OPTIONS: HelmetOptions = {
   contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
   crossOriginEmbedderPolicy: false,
   frameguard: { action: 'deny' },
@@ -48,10 +49,25 @@ export const MAX_QUERY_PARAMETERS = 50;
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
+/**
+ * The headers helmet sets with these options, worked out once. They depend on nothing in the request (no CSP
+ * nonces), and @fastify/helmet rebuilt helmet's middleware for every request: 6 % of a GET's CPU in the bench.
+ */
+export function helmetHeaders(): Readonly<Record<string, string>> {
+  const headers: Record<string, string> = {};
+  const response = {
+    setHeader: (name: string, value: string) => void (headers[name.toLowerCase()] = String(value)),
+    removeHeader: (name: string) => void delete headers[name.toLowerCase()],
+  };
+  helmet(HELMET_OPTIONS)({} as IncomingMessage, response as unknown as ServerResponse, () => {});
+  return Object.freeze(headers);
+}
+
 /** Security headers on every response and no caching of API answers, before anything else. */
 export async function registerHardening(app: FastifyInstance): Promise<void> {
-  await app.register(helmet, HELMET_OPTIONS);
+  const security = helmetHeaders();
   app.addHook('onRequest', async (request, reply) => {
+    reply.headers(security);
     // Answers carry tenant data or tokens: no browser or proxy may keep them.
     if (surfaceOf(request)) reply.header('cache-control', 'no-store');
   });
