@@ -107,7 +107,7 @@ for (const dialect of DIALECTS) {
       await migrate(db.store);
       await migrate(db.store);
       const applied = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(db.store.db);
-      assert.deepEqual(applied.rows.map((r) => r.name), ['0001_initial', '0002_references', '0003_trust', '0004_normalised_emails']);
+      assert.deepEqual(applied.rows.map((r) => r.name), ['0001_initial', '0002_references', '0003_trust', '0004_normalised_emails', '0005_list_order_indexes']);
       assert.equal(await count(db.store.db, 'accounts'), 1);
       assert.equal(await count(db.store.db, 'integrations'), 1);
       for (const table of ['claimed_domains', 'billing_rules', 'managed_account_billing_rules', 'managed_account_integrations', 'api_tokens'] as const) {
@@ -211,7 +211,7 @@ for (const dialect of DIALECTS) {
         const results = await Promise.allSettled(stores.map((store) => migrate(store)));
         assert.deepEqual(results.map((r) => (r.status === 'fulfilled' ? 'ok' : String(r.reason))), ['ok', 'ok', 'ok']);
         const applied = await sql<{ name: string }>`select name from kysely_migration`.execute((stores[0] as Store).db);
-        assert.deepEqual(applied.rows.map((r) => r.name), ['0001_initial', '0002_references', '0003_trust', '0004_normalised_emails']);
+        assert.deepEqual(applied.rows.map((r) => r.name), ['0001_initial', '0002_references', '0003_trust', '0004_normalised_emails', '0005_list_order_indexes']);
         return;
       }
       // SQLite: separate processes, as in real life (better-sqlite3 is synchronous, so connections in one process
@@ -228,7 +228,7 @@ for (const dialect of DIALECTS) {
       const store = await openStore(path);
       t.after(() => store.close());
       const applied = await sql<{ name: string }>`select name from kysely_migration`.execute(store.db);
-      assert.deepEqual(applied.rows.map((r) => r.name), ['0001_initial', '0002_references', '0003_trust', '0004_normalised_emails']);
+      assert.deepEqual(applied.rows.map((r) => r.name), ['0001_initial', '0002_references', '0003_trust', '0004_normalised_emails', '0005_list_order_indexes']);
       assert.equal(await count(store.db, 'accounts'), 4);
     });
 

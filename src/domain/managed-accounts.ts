@@ -236,7 +236,7 @@ async function view(db: Db, parent: Parent, row: AccountRow): Promise<ManagedAcc
   return (await views(db, parent, [row]))[0] as ManagedAccountView;
 }
 
-async function views(db: Db, parent: Parent, rows: AccountRow[]): Promise<ManagedAccountView[]> {
+async function views(db: Db, parent: Parent, rows: accounts.AccountListRow[]): Promise<ManagedAccountView[]> {
   const ids = rows.map((r) => r.id);
   const [rules, delegated] = await Promise.all([accounts.loadRuleTokens(db, ids), accounts.loadDelegatedTokens(db, ids)]);
   const invoicing = await invoicingViews(db, parent, rows);
@@ -415,7 +415,7 @@ export async function ensureInvoicingRecords(db: Db, accountIds: number[]): Prom
 }
 
 /** M11: with MSP invoicing on, every account shows the five keys (its two records are made with it, see above). */
-async function invoicingViews(db: Db, parent: Parent, rows: AccountRow[]): Promise<Map<number, InvoicingView> | null> {
+async function invoicingViews(db: Db, parent: Parent, rows: accounts.AccountListRow[]): Promise<Map<number, InvoicingView> | null> {
   if (rows.length === 0 || !(await accounts.hasMspInvoicing(db, parent.id))) return null;
   const ids = rows.map((r) => r.id);
   const [records, profileTokens] = await Promise.all([

@@ -1,5 +1,6 @@
 import type { Insertable, Kysely } from 'kysely';
 import type { AccountRow, AccountsTable, Database } from './schema.ts';
+import { prepared } from './prepared.ts';
 import { inTransaction, takesRowLocks } from './transaction.ts';
 
 type Db = Kysely<Database>;
@@ -53,6 +54,7 @@ export async function findManagedAccount(
   token: string,
   options: { lock?: boolean } = {},
 ): Promise<AccountRow | undefined> {
+  if (!options.lock || !takesRowLocks(db)) return managedAccountByToken.first(db, parentId, token);
   return db
     .selectFrom('accounts')
     .selectAll()
@@ -61,6 +63,27 @@ export async function findManagedAccount(
     .$if(Boolean(options.lock) && takesRowLocks(db), (q) => q.forUpdate())
     .executeTakeFirst();
 }
+
+/** Every column of accounts, named (a prepared query must not select *, see store/prepared.ts). */
+const ACCOUNT_COLUMNS = [
+  'id',
+  'token',
+  'parent_id',
+  'name',
+  'contact_email',
+  'contact_email_key',
+  'email_domain',
+  'is_msp',
+  'created_at',
+  'msp_invoicing',
+  'msp_billing_profile_id',
+  'payment_terms_days',
+  'include_managed_account_integrations',
+] as const satisfies readonly (keyof AccountRow)[];
+
+const managedAccountByToken = prepared((db: Db, parentId: number, token: string) =>
+  db.selectFrom('accounts').select(ACCOUNT_COLUMNS).where('parent_id', '=', parentId).where('token', '=', token),
+);
 
 /** Locks every managed account of a parent, in id order so two lockers never deadlock; returns their ids. */
 export async function lockManagedAccounts(db: Db, parentId: number): Promise<number[]> {
@@ -79,24 +102,31 @@ export async function listManagedAccounts(
   db: Db,
   parentId: number,
   page: { offset: number; limit: number },
-): Promise<{ rows: AccountRow[]; total: number }> {
-  const [rows, count] = await Promise.all([
-    db
-      .selectFrom('accounts')
-      .selectAll()
-      .where('parent_id', '=', parentId)
-      .orderBy('id')
-      .limit(page.limit)
-      .offset(page.offset)
-      .execute(),
-    db
-      .selectFrom('accounts')
-      .select((eb) => eb.fn.countAll<number | string>().as('n'))
-      .where('parent_id', '=', parentId)
-      .executeTakeFirstOrThrow(),
-  ]);
-  return { rows, total: Number(count.n) };
+): Promise<{ rows: AccountListRow[]; total: number }> {
+  const [rows, count] = await Promise.all([managedAccountsPage.all(db, parentId, page.limit, page.offset), managedAccountCount.first(db, parentId)]);
+  return { rows, total: Number(count?.n ?? 0) };
 }
+
+/** The columns a managed account's view shows: a page reads 100 rows, and every column read costs per row. */
+export const ACCOUNT_VIEW_COLUMNS = [
+  'id',
+  'token',
+  'name',
+  'contact_email',
+  'email_domain',
+  'msp_billing_profile_id',
+  'payment_terms_days',
+  'include_managed_account_integrations',
+] as const;
+export type AccountListRow = Pick<AccountRow, (typeof ACCOUNT_VIEW_COLUMNS)[number]>;
+
+const managedAccountsPage = prepared((db: Db, parentId: number, limit: number, offset: number) =>
+  db.selectFrom('accounts').select(ACCOUNT_VIEW_COLUMNS).where('parent_id', '=', parentId).orderBy('id').limit(limit).offset(offset),
+);
+
+const managedAccountCount = prepared((db: Db, parentId: number) =>
+  db.selectFrom('accounts').select((eb) => eb.fn.countAll<number | string>().as('n')).where('parent_id', '=', parentId),
+);
 
 /** Every managed account of a parent, oldest first. */
 export async function listAllManagedAccounts(db: Db, parentId: number): Promise<AccountRow[]> {
@@ -128,6 +158,10 @@ export async function releaseDomains(db: Db, accountId: number, source: 'email_d
 export async function loadRuleTokens(db: Db, accountIds: number[]): Promise<Map<number, string[]>> {
   const byAccount = new Map<number, string[]>(accountIds.map((id) => [id, []]));
   if (accountIds.length === 0) return byAccount;
+  if (accountIds.length === 1) {
+    byAccount.set(accountIds[0] as number, (await ruleTokensOfOne.all(db, accountIds[0] as number)).map((r) => r.token));
+    return byAccount;
+  }
   const rows = await db
     .selectFrom('managed_account_billing_rules as a')
     .innerJoin('billing_rules as r', 'r.id', 'a.billing_rule_id')
@@ -144,6 +178,10 @@ export async function loadRuleTokens(db: Db, accountIds: number[]): Promise<Map<
 export async function loadDelegatedTokens(db: Db, accountIds: number[]): Promise<Map<number, string[]>> {
   const byAccount = new Map<number, string[]>(accountIds.map((id) => [id, []]));
   if (accountIds.length === 0) return byAccount;
+  if (accountIds.length === 1) {
+    byAccount.set(accountIds[0] as number, (await delegatedTokensOfOne.all(db, accountIds[0] as number)).map((r) => r.token));
+    return byAccount;
+  }
   const rows = await db
     .selectFrom('managed_account_integrations as d')
     .innerJoin('integrations as i', 'i.id', 'd.integration_id')
@@ -155,6 +193,24 @@ export async function loadDelegatedTokens(db: Db, accountIds: number[]): Promise
   for (const row of rows) byAccount.get(row.account_id)?.push(row.token);
   return byAccount;
 }
+
+const ruleTokensOfOne = prepared((db: Db, accountId: number) =>
+  db
+    .selectFrom('managed_account_billing_rules as a')
+    .innerJoin('billing_rules as r', 'r.id', 'a.billing_rule_id')
+    .select('r.token')
+    .where('a.account_id', '=', accountId)
+    .orderBy('a.position'),
+);
+
+const delegatedTokensOfOne = prepared((db: Db, accountId: number) =>
+  db
+    .selectFrom('managed_account_integrations as d')
+    .innerJoin('integrations as i', 'i.id', 'd.integration_id')
+    .select('i.token')
+    .where('d.account_id', '=', accountId)
+    .orderBy('d.id'),
+);
 
 export async function loadRuleIds(db: Db, accountId: number): Promise<number[]> {
   const rows = await db
@@ -203,9 +259,11 @@ export async function replaceDelegations(db: Db, accountId: number, integrationI
 
 /** M11: whether an account has MSP invoicing enabled. */
 export async function hasMspInvoicing(db: Db, accountId: number): Promise<boolean> {
-  const row = await db.selectFrom('accounts').select('msp_invoicing').where('id', '=', accountId).executeTakeFirst();
+  const row = await mspInvoicingOf.first(db, accountId);
   return row?.msp_invoicing === 1;
 }
+
+const mspInvoicingOf = prepared((db: Db, accountId: number) => db.selectFrom('accounts').select('msp_invoicing').where('id', '=', accountId));
 
 export async function setMspInvoicing(db: Db, accountId: number, enabled: boolean): Promise<AccountRow> {
   return db
@@ -222,4 +280,41 @@ export type InvoicingPatch = Partial<Pick<AccountRow, 'msp_billing_profile_id' |
 export async function updateInvoicingSettings(db: Db, parentId: number, accountId: number, patch: InvoicingPatch): Promise<void> {
   if (Object.keys(patch).length === 0) return;
   await db.updateTable('accounts').set(patch).where('parent_id', '=', parentId).where('id', '=', accountId).execute();
+}
+
+/** A managed account for insertAccountsInBulk: the row, its default workspace, its rules (in order) and delegations. */
+export interface BulkAccount {
+  account: Omit<NewAccount, 'is_msp'>;
+  workspaceToken: string;
+  ruleIds: number[];
+  integrationIds: number[];
+}
+
+/**
+ * Inserts many managed accounts in one transaction with multi-row INSERTs (for seeding large databases: the
+ * benchmark's million accounts). Nothing is checked or audited here: callers pass values already valid.
+ */
+export async function insertAccountsInBulk(db: Db, items: BulkAccount[]): Promise<void> {
+  if (items.length === 0) return;
+  await inTransaction(db, async (trx) => {
+    // 9 values a row: 500 rows stay far below SQLite's 32,766 and Postgres's 65,535 bound parameters.
+    for (let at = 0; at < items.length; at += 500) {
+      const chunk = items.slice(at, at + 500);
+      const rows = await trx
+        .insertInto('accounts')
+        .values(chunk.map((item) => ({ ...item.account, is_msp: 0 })))
+        .returning(['id', 'token'])
+        .execute();
+      const idOf = new Map(rows.map((r) => [r.token, r.id]));
+      const ids = chunk.map((item) => idOf.get(item.account.token) as number);
+      await trx
+        .insertInto('workspaces')
+        .values(chunk.map((item, i) => ({ token: item.workspaceToken, account_id: ids[i] as number, name: 'Default', created_at: item.account.created_at })))
+        .execute();
+      const rules = chunk.flatMap((item, i) => item.ruleIds.map((billing_rule_id, position) => ({ account_id: ids[i] as number, billing_rule_id, position })));
+      if (rules.length > 0) await trx.insertInto('managed_account_billing_rules').values(rules).execute();
+      const delegations = chunk.flatMap((item, i) => item.integrationIds.map((integration_id) => ({ account_id: ids[i] as number, integration_id })));
+      if (delegations.length > 0) await trx.insertInto('managed_account_integrations').values(delegations).execute();
+    }
+  });
 }

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { prepared } from './prepared.ts';
 import type { AccountRow, ApiTokenRow, Database } from './schema.ts';
 
 type Db = Kysely<Database>;
@@ -34,14 +35,7 @@ export interface TokenWithAccount {
 
 /** One query per request: the token by its hash, with the account it acts for. */
 export async function findTokenByHash(db: Db, tokenHash: string): Promise<TokenWithAccount | undefined> {
-  const row = await db
-    .selectFrom('api_tokens as t')
-    .innerJoin('accounts as a', 'a.id', 't.account_id')
-    .leftJoin('oauth_clients as c', 'c.id', 't.oauth_client_id')
-    .selectAll('t')
-    .select(['a.token as account_token', 'a.is_msp as account_is_msp', 'c.client_id as client_id', 'c.revoked_at as client_revoked_at'])
-    .where('t.token_hash', '=', tokenHash)
-    .executeTakeFirst();
+  const row = await tokenByHash.first(db, tokenHash);
   if (!row) return undefined;
   const { account_token, account_is_msp, client_id, client_revoked_at, ...token } = row;
   return {
@@ -51,6 +45,16 @@ export async function findTokenByHash(db: Db, tokenHash: string): Promise<TokenW
     oauthClientRevoked: client_revoked_at !== null,
   };
 }
+
+const tokenByHash = prepared((db: Db, tokenHash: string) =>
+  db
+    .selectFrom('api_tokens as t')
+    .innerJoin('accounts as a', 'a.id', 't.account_id')
+    .leftJoin('oauth_clients as c', 'c.id', 't.oauth_client_id')
+    .select(['t.id', 't.token_hash', 't.account_id', 't.scopes', 't.description', 't.created_at', 't.expires_at', 't.revoked_at', 't.oauth_client_id', 't.last_used_at'])
+    .select(['a.token as account_token', 'a.is_msp as account_is_msp', 'c.client_id as client_id', 'c.revoked_at as client_revoked_at'])
+    .where('t.token_hash', '=', tokenHash),
+);
 
 export async function revokeTokenByHash(db: Db, tokenHash: string, at: string): Promise<boolean> {
   const result = await db
