@@ -16,10 +16,12 @@ import {
   deleteManagedAccount,
   findManagedAccount,
   insertAccount,
+  insertAccountsInBulk,
   loadDelegatedTokens,
   loadRuleTokens,
   replaceDelegations,
   replaceRuleAssignments,
+  type BulkAccount,
 } from '../src/store/accounts.store.ts';
 import { findBillingRulesByTokens, insertBillingRule } from '../src/store/billing-rules.store.ts';
 import { dropPgSchema, migrate, migratorFor, openStore, type Store } from '../src/store/database.ts';
@@ -348,12 +350,64 @@ for (const dialect of DIALECTS) {
         ],
       );
       assert.deepEqual([...(await loadRuleTokens(store, [])).entries()], []);
+      // One account takes the prepared single-account query: the same order.
+      assert.deepEqual([...(await loadRuleTokens(store, [y.id])).entries()], [[y.id, [r1.token, r3.token, r0.token]]]);
+      assert.deepEqual([...(await loadRuleTokens(store, [z.id])).entries()], [[z.id, []]]);
 
       // Replacing keeps the new order; the other account is untouched.
       await replaceRuleAssignments(store, x.id, [r1.id, r3.id]);
       const reloaded = await loadRuleTokens(store, [x.id, y.id]);
       assert.deepEqual(reloaded.get(x.id), [r1.token, r3.token]);
       assert.deepEqual(reloaded.get(y.id), [r1.token, r3.token, r0.token]);
+    });
+
+    test('insertAccountsInBulk stores every account with its workspace, rules in order and delegations, across several chunks', async (t) => {
+      const db = await database(t, dialect.name);
+      const store = db.store.db;
+      const owner = await msp(store);
+      const [a, b] = [await rule(store, owner, 'A'), await rule(store, owner, 'B')];
+      const [i1, i2] = [await integration(store, owner.id, '111111111111'), await integration(store, owner.id, '222222222222')];
+      const items: BulkAccount[] = Array.from({ length: 1201 }, (_, n) => ({
+        account: { token: `acct_${hex()}`, parent_id: owner.id, name: `Bulk ${n}`, contact_email: `bulk-${n}@example.com`, contact_email_key: `bulk-${n}@example.com`, email_domain: null, created_at: NOW },
+        workspaceToken: `wrkspc_${hex()}`,
+        ruleIds: n % 2 === 0 ? [b.id, a.id] : [a.id],
+        integrationIds: n % 3 === 0 ? [i2.id, i1.id] : [],
+      }));
+      await insertAccountsInBulk(store, items);
+      assert.equal(await count(store, 'accounts'), 1202);
+      assert.equal(await count(store, 'workspaces'), 1202);
+      for (const n of [0, 499, 500, 1200]) {
+        const item = items[n] as BulkAccount;
+        const row = await findManagedAccount(store, owner.id, item.account.token);
+        assert.equal(row?.name, `Bulk ${n}`);
+        const id = (row as AccountRow).id;
+        assert.deepEqual((await loadRuleTokens(store, [id])).get(id), n % 2 === 0 ? [b.token, a.token] : [a.token]);
+        assert.deepEqual((await loadDelegatedTokens(store, [id])).get(id), n % 3 === 0 ? [i2.token, i1.token] : []);
+      }
+      // A duplicate contact email fails the whole call: nothing of it is kept.
+      const again = { ...(items[0] as BulkAccount), account: { ...(items[0] as BulkAccount).account, token: `acct_${hex()}` }, workspaceToken: `wrkspc_${hex()}` };
+      const fresh = { ...again, account: { ...again.account, token: `acct_${hex()}`, contact_email_key: 'fresh@example.com' }, workspaceToken: `wrkspc_${hex()}` };
+      assert.equal(await violation(() => insertAccountsInBulk(store, [fresh, again])), 'contact_email');
+      assert.equal(await count(store, 'accounts'), 1202);
+    });
+
+    test('rule and delegation lists are read in index order, with no sort step (migration 0005)', { skip: dialect.name !== 'sqlite' && 'SQLite query plans' }, async (t) => {
+      const db = await database(t, dialect.name);
+      const plan = async (query: { compile(): { sql: string; parameters: readonly unknown[] } }) => {
+        const compiled = query.compile();
+        const rows = await sql<{ detail: string }>`explain query plan ${sql.raw(compiled.sql.replace(/\?/g, '1'))}`.execute(db.store.db);
+        return rows.rows.map((r) => r.detail).join('; ');
+      };
+      const rules = await plan(
+        db.store.db.selectFrom('managed_account_billing_rules as a').innerJoin('billing_rules as r', 'r.id', 'a.billing_rule_id').select(['a.account_id', 'r.token']).where('a.account_id', 'in', [1, 2, 3]).orderBy('a.account_id').orderBy('a.position'),
+      );
+      const delegations = await plan(
+        db.store.db.selectFrom('managed_account_integrations as d').innerJoin('integrations as i', 'i.id', 'd.integration_id').select(['d.account_id', 'i.token']).where('d.account_id', 'in', [1, 2, 3]).orderBy('d.account_id').orderBy('d.id'),
+      );
+      assert.match(rules, /managed_account_billing_rules_order/);
+      assert.doesNotMatch(rules, /TEMP B-TREE/);
+      assert.match(delegations, /managed_account_integrations_order/);
+      assert.doesNotMatch(delegations, /TEMP B-TREE/);
     });
 
     test('replaceDelegations keeps surviving delegations in order and appends new ones', async (t) => {
