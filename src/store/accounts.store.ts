@@ -297,7 +297,8 @@ export interface BulkAccount {
 export async function insertAccountsInBulk(db: Db, items: BulkAccount[]): Promise<void> {
   if (items.length === 0) return;
   await inTransaction(db, async (trx) => {
-    // 9 values a row: 500 rows stay far below SQLite's 32,766 and Postgres's 65,535 bound parameters.
+    // Rows of at most 9 values, 500 accounts (or 5,000 rule or delegation rows) a statement: below SQLite's 32,766
+    // and Postgres's 65,535 bound parameters however many rules each account has.
     for (let at = 0; at < items.length; at += 500) {
       const chunk = items.slice(at, at + 500);
       const rows = await trx
@@ -312,9 +313,9 @@ export async function insertAccountsInBulk(db: Db, items: BulkAccount[]): Promis
         .values(chunk.map((item, i) => ({ token: item.workspaceToken, account_id: ids[i] as number, name: 'Default', created_at: item.account.created_at })))
         .execute();
       const rules = chunk.flatMap((item, i) => item.ruleIds.map((billing_rule_id, position) => ({ account_id: ids[i] as number, billing_rule_id, position })));
-      if (rules.length > 0) await trx.insertInto('managed_account_billing_rules').values(rules).execute();
+      for (let r = 0; r < rules.length; r += 5000) await trx.insertInto('managed_account_billing_rules').values(rules.slice(r, r + 5000)).execute();
       const delegations = chunk.flatMap((item, i) => item.integrationIds.map((integration_id) => ({ account_id: ids[i] as number, integration_id })));
-      if (delegations.length > 0) await trx.insertInto('managed_account_integrations').values(delegations).execute();
+      for (let d = 0; d < delegations.length; d += 5000) await trx.insertInto('managed_account_integrations').values(delegations.slice(d, d + 5000)).execute();
     }
   });
 }

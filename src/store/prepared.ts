@@ -3,6 +3,9 @@ import type { Database } from './schema.ts';
 
 type Db = Kysely<Database>;
 
+/** Statement names by SQL text: every query prepared() has compiled, named `steward_N` (on Postgres, see database.ts). */
+export const PREPARED_STATEMENT_NAMES = new Map<string, string>();
+
 /**
  * A query built and compiled by Kysely once per dialect, then run with new argument values: for the few queries every
  * request runs (the token lookup, an account by token, its lists). Building a Kysely query allocates and freezes
@@ -18,12 +21,6 @@ type Db = Kysely<Database>;
  * (`where('token', '=', token)`): not in a list, not in SQL text. The compiled parameters that are placeholders are
  * swapped for the call's arguments; any other parameter is a constant of the query and is kept.
  */
-/** SQL texts of prepared queries, by the name a Postgres connection prepares them under. */
-export const PREPARED_NAMES = new Map<string, string>();
-
-/** The SQL text of every prepared query compiled for Postgres, with the statement name connections prepare it under. */
-export const PREPARED_STATEMENT_NAMES = new Map<string, string>();
-
 export function prepared<A extends readonly unknown[], R>(build: (db: Db, ...args: A) => { compile(): CompiledQuery<R> }) {
   const compiled = new WeakMap<object, { query: CompiledQuery<R>; slots: number[] }>();
   const run = async (db: Db, ...args: A): Promise<R[]> => {
@@ -38,7 +35,6 @@ export function prepared<A extends readonly unknown[], R>(build: (db: Db, ...arg
       }
       entry = { query, slots };
       if (!PREPARED_STATEMENT_NAMES.has(query.sql)) PREPARED_STATEMENT_NAMES.set(query.sql, `steward_${PREPARED_STATEMENT_NAMES.size + 1}`);
-      if (!PREPARED_NAMES.has(query.sql)) PREPARED_NAMES.set(query.sql, `steward_${PREPARED_NAMES.size + 1}`);
       compiled.set(adapter, entry);
     }
     const { query, slots } = entry;
