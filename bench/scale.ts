@@ -9,7 +9,7 @@
  *   first page GET /v2/managed_accounts?limit=100
  *   page 50    GET /v2/managed_accounts?page=50&limit=20 (accounts 981–1,000 of the MSP: its last page)
  *   create     POST /v2/managed_accounts, each unique
- * The measured MSP at 1,000,000 is the 500th of 1,000, so its rows sit in the middle of every index.
+ * The measured MSP at 1,000,000 is the middle one (index 500 of 0–999), so its rows sit in the middle of every index.
  *
  * Settings: BENCH_SCALE_ACCOUNTS (1000000), BENCH_SCALE_MSPS (1000), BENCH_SCALE_REQUESTS (2000),
  * BENCH_SCALE_DATABASE (sqlite, or a postgres:// admin URL: the run uses its own database `steward_scale` there).

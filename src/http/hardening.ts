@@ -7,7 +7,7 @@ import { surfaceOf } from './surface.ts';
 
 /**
  * Security headers for a JSON API (helmet): nothing may be rendered, framed, sniffed or referred. The CSP forbids
- * every fetch and framing; the web console planned at /console will need its own, looser policy on its routes.
+ * every fetch and framing; the web console planned at /console will need its own, looser policy: a second header set, chosen by route in registerHardening.
  * Cross-Origin-Embedder-Policy stays off (helmet's default): it constrains pages embedding resources, not API
  * clients, and only breaks browser tools that fetch the API from another origin.
  */
