@@ -13,6 +13,9 @@ import pg from 'pg';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const CONTRACT = join(ROOT, '..', 'shared', 'contract', 'vantage-v2-subset.openapi.json');
+/** Where results are written: bench/ (the committed, published figures) unless BENCH_OUTPUT_DIR says otherwise. */
+export const OUTPUT_DIR = process.env.BENCH_OUTPUT_DIR ?? join(ROOT, 'bench');
+
 /** A fixed key for the PostgreSQL runs (required there); the SQLite runs use the key file made beside the database. */
 export const BENCH_ENCRYPTION_KEY = 'b'.repeat(64);
 
@@ -102,9 +105,13 @@ export async function startSteward(name: string, databaseUrl: string, extraEnv: 
 }
 
 /** Drops and recreates a PostgreSQL database next to `adminUrl`'s (the benchmark's own, never the tests'). */
-export async function freshPostgresDatabase(adminUrl: string, name: string): Promise<string> {
+export async function freshPostgresDatabase(adminUrl: string, name: string, hint = ''): Promise<string> {
   const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (error) {
+    throw new Error(`PostgreSQL at ${adminUrl.replace(/\/\/[^@/]*@/, '//…@')} is not reachable (${(error as Error).message})${hint}`);
+  }
   try {
     await client.query(`drop database if exists "${name}" with (force)`);
     await client.query(`create database "${name}"`);

@@ -3,19 +3,19 @@
  * against a Prism mock of the Vantage contract, on this machine, in one run. Every target is measured in each of
  * BENCH_ROUNDS rounds, round-robin, so drift on a shared machine affects all alike; each figure reported is the
  * median of its own values across the rounds (every round is kept in results.json).
- * Writes bench/results.json. Nothing is skipped: every Steward request authenticates (a token lookup), is validated,
+ * Writes bench/results.json (the committed figures; BENCH_OUTPUT_DIR to write elsewhere). Nothing is skipped: every Steward request authenticates (a token lookup), is validated,
  * rate-limited (with the limit raised), logged (to /dev/null) and hits the database; creates and updates commit and
  * write their audit record.
  *
  * Settings (environment): BENCH_CONNECTIONS (64), BENCH_DURATION_SECONDS (5), BENCH_ROUNDS (3), BENCH_ACCOUNTS (1000
  * seeded per database), BENCH_PG_URL (postgres://postgres@127.0.0.1:5432/test; the run uses its own database
- * `steward_bench` on that server), BENCH_SKIP_PG=1, BENCH_SKIP_PRISM=1.
+ * `steward_bench` on that server), BENCH_SKIP_PG=1, BENCH_SKIP_PRISM=1, BENCH_OUTPUT_DIR.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, freshPostgresDatabase, measure, median, round, startProcess, startSteward, CONTRACT, ROOT, type Measurement, type Running } from './lib.ts';
+import { freePort, freshPostgresDatabase, measure, median, round, startProcess, startSteward, CONTRACT, OUTPUT_DIR, ROOT, type Measurement, type Running } from './lib.ts';
 import { seedMsp, type BenchMsp } from './seed.ts';
 
 const env = process.env;
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
 
     if (env.BENCH_SKIP_PG !== '1') {
       log('seeding PostgreSQL…');
-      const pgUrl = await freshPostgresDatabase(PG_ADMIN_URL, 'steward_bench');
+      const pgUrl = await freshPostgresDatabase(PG_ADMIN_URL, 'steward_bench', ': set BENCH_PG_URL, or BENCH_SKIP_PG=1 to measure SQLite only');
       const pgMsp = await seedMsp(pgUrl, ACCOUNTS);
       const postgres = await startSteward('steward-postgres', pgUrl);
       started.push(postgres);
@@ -150,7 +150,8 @@ async function main(): Promise<void> {
       results: rows,
       targets: targetsMet,
     };
-    writeFileSync(join(ROOT, 'bench', 'results.json'), `${JSON.stringify(output, null, 2)}\n`);
+    const file = join(OUTPUT_DIR, 'results.json');
+    writeFileSync(file, `${JSON.stringify(output, null, 2)}\n`);
 
     log('');
     log('| target | req/s | p50 ms | p99 ms | × baseline | × Prism | non-2xx |');
@@ -160,7 +161,7 @@ async function main(): Promise<void> {
     }
     log('');
     for (const t of targetsMet) log(`${t.met ? 'met    ' : 'MISSED '} ${t.target}: ${t.measured}`);
-    log('\nwrote bench/results.json');
+    log(`\nwrote ${file}`);
   } finally {
     await Promise.all(started.map((s) => s.stop()));
     rmSync(workdir, { recursive: true, force: true });
