@@ -38,6 +38,12 @@ export const ConfigSchema = Type.Object({
   pgStatementTimeoutMs: Type.Integer({ minimum: 1, maximum: 3_600_000, default: 30_000 }),
   /** PostgreSQL: waiting longer for a free pool connection gives the request a 503. */
   pgConnectTimeoutMs: Type.Integer({ minimum: 1, maximum: 600_000, default: 10_000 }),
+  /**
+   * PostgreSQL: run the per-request queries as named prepared statements (planned once per connection). Turn off
+   * behind a pooler that cannot keep them (PgBouncer in transaction mode before 1.21, or without
+   * max_prepared_statements).
+   */
+  pgPreparedStatements: Type.Boolean({ default: true }),
   /** Run pending migrations when serve starts (off: run `steward migrate` ahead; /readyz stays 503 until then). */
   migrateOnStart: Type.Boolean({ default: true }),
   /**
@@ -99,8 +105,13 @@ export function parseConfig(input: Record<string, unknown>, sources: Partial<Rec
 }
 
 /** The Postgres pool settings of a configuration, as openStore takes them. */
-export function postgresSettingsOf(config: Pick<Config, 'pgPoolMax' | 'pgStatementTimeoutMs' | 'pgConnectTimeoutMs'>) {
-  return { poolMax: config.pgPoolMax, statementTimeoutMs: config.pgStatementTimeoutMs, connectTimeoutMs: config.pgConnectTimeoutMs };
+export function postgresSettingsOf(config: Pick<Config, 'pgPoolMax' | 'pgStatementTimeoutMs' | 'pgConnectTimeoutMs' | 'pgPreparedStatements'>) {
+  return {
+    poolMax: config.pgPoolMax,
+    statementTimeoutMs: config.pgStatementTimeoutMs,
+    connectTimeoutMs: config.pgConnectTimeoutMs,
+    preparedStatements: config.pgPreparedStatements,
+  };
 }
 
 /** The origin (scheme://host[:port]) that clients reach this server at, with no trailing slash. */

@@ -27,6 +27,9 @@ describe('configuration', () => {
     );
     assert.throws(() => parseConfig({ pgPoolMax: '0' }), /invalid configuration pgPoolMax/);
     assert.equal(parseConfig({ migrateOnStart: 'false' }).migrateOnStart, false);
+    assert.equal(config.pgPreparedStatements, true);
+    assert.equal(parseConfig({ pgPreparedStatements: 'false' }).pgPreparedStatements, false);
+    assert.throws(() => parseConfig({ pgPreparedStatements: 'off' }, { pgPreparedStatements: 'STEWARD_PG_PREPARED_STATEMENTS' }), /invalid configuration pgPreparedStatements \(STEWARD_PG_PREPARED_STATEMENTS\): "off" must be true or false/);
     assert.throws(() => parseConfig({ migrateOnStart: 'no' }), /invalid configuration migrateOnStart: "no" must be true or false \(or 1 or 0\)$/);
     for (const [name, value] of [
       ['rateLimitMax', '1e3'],

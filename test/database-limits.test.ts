@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test, type TestContext } from 'node:test';
 import SQLite from 'better-sqlite3';
+import { sql } from 'kysely';
 import pg from 'pg';
 import { buildApp } from '../src/app.ts';
 import { parseConfig } from '../src/config.ts';
@@ -128,6 +129,25 @@ for (const dialect of DIALECTS) {
 }
 
 describe('PostgreSQL pool limits', { skip: DIALECTS[1]?.skip }, () => {
+  test('per-request queries run as named prepared statements, and not with preparedStatements off (for PgBouncer in transaction mode)', async (t) => {
+    const later = cleanups(t);
+    for (const preparedStatements of [true, false]) {
+      // One pool connection: the requests and the look at pg_prepared_statements (per session) share it.
+      const db = await database(later, 'postgres', { postgres: { poolMax: 1, preparedStatements } });
+      const app = await appOn(later, db.store);
+      const msp = await seedMsp(db.store);
+      const listed = await call(app, 'GET', '/v2/managed_accounts', { token: msp.token });
+      assert.equal(listed.status, 200, listed.raw);
+      const created = await call(app, 'POST', '/v2/managed_accounts', { token: msp.token, body: { name: 'Prepared', contact_email: uniqueEmail() } });
+      assert.equal(created.status, 201, created.raw);
+      const got = await call(app, 'GET', `/v2/managed_accounts/${created.body.token}`, { token: msp.token });
+      assert.equal(got.body.name, 'Prepared');
+      const names = await sql<{ name: string }>`select name from pg_prepared_statements where name like 'steward_%'`.execute(db.store.db);
+      if (preparedStatements) assert.ok(names.rows.length >= 3, `token, page, count, account…: ${JSON.stringify(names.rows)}`);
+      else assert.deepEqual(names.rows, []);
+    }
+  });
+
   test('with every pool connection busy, a request that cannot get one within the connect timeout gets 503', async (t) => {
     const later = cleanups(t);
     const db = await database(later, 'postgres', { postgres: { poolMax: 1, connectTimeoutMs: 200, statementTimeoutMs: 10_000 } });

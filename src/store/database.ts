@@ -101,9 +101,11 @@ export interface PostgresSettings {
   statementTimeoutMs: number;
   /** Waiting longer than this for a free connection from the pool: the request gets a 503. */
   connectTimeoutMs: number;
+  /** Run prepared() queries as named prepared statements (off behind a pooler that cannot keep them). */
+  preparedStatements: boolean;
 }
 
-export const POSTGRES_DEFAULTS: PostgresSettings = { poolMax: 10, statementTimeoutMs: 30_000, connectTimeoutMs: 10_000 };
+export const POSTGRES_DEFAULTS: PostgresSettings = { poolMax: 10, statementTimeoutMs: 30_000, connectTimeoutMs: 10_000, preparedStatements: true };
 
 export function dialectOf(databaseUrl: string): Dialect {
   return /^postgres(ql)?:\/\//.test(databaseUrl) ? 'postgres' : 'sqlite';
@@ -144,7 +146,7 @@ export async function openStore(databaseUrl: string, options: OpenOptions = {}):
       application_name: 'steward',
       ...(options.pgSchema ? { options: `-c search_path=${options.pgSchema}` } : {}),
     };
-    const pool = new pg.Pool({ ...connection, max: settings.poolMax, Client: NamedStatementClient });
+    const pool = new pg.Pool({ ...connection, max: settings.poolMax, ...(settings.preparedStatements ? { Client: NamedStatementClient } : {}) });
     const upkeepPool = new pg.Pool({ ...connection, max: 1, application_name: 'steward-upkeep' });
     // A connection can drop at any time (a database restart or failover, pg_terminate_backend, the idle-in-transaction
     // timeout). pg then emits 'error' on the client, and on the pool for an idle one; unhandled, either ends the
