@@ -21,16 +21,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { sql } from 'kysely';
-import { createAccount, createApiToken, requireAccount } from '../src/domain/accounts.ts';
-import { CLI_ACTOR } from '../src/domain/audit.ts';
-import { createBillingRule } from '../src/domain/billing-rules.ts';
-import { createIntegration } from '../src/domain/integrations.ts';
 import { newResourceToken, nowIso } from '../src/domain/tokens.ts';
 import { emailKey } from '../src/domain/validators.ts';
 import { insertAccountsInBulk, type BulkAccount } from '../src/store/accounts.store.ts';
 import { findBillingRulesByTokens } from '../src/store/billing-rules.store.ts';
 import { migrate, openStore, type Store } from '../src/store/database.ts';
 import { findIntegrationsByTokens } from '../src/store/integrations.store.ts';
+import { createBenchMsp } from './seed.ts';
 import { BENCH_ENCRYPTION_KEY, freshPostgresDatabase, median, round, startSteward, OUTPUT_DIR, type Running } from './lib.ts';
 
 const env = process.env;
@@ -46,7 +43,7 @@ interface SeededMsp {
   accountTokens: string[];
 }
 
-/** One MSP through the domain (account, integration, two rules, token); its managed accounts through the store. */
+/** Each MSP through the domain (createBenchMsp); its managed accounts through the store, in bulk. */
 async function seedMsps(store: Store, count: number, perMsp: number, measuredIndex: number, label: string): Promise<SeededMsp> {
   const db = store.db;
   const bar = new cliProgress.SingleBar(
@@ -57,14 +54,9 @@ async function seedMsps(store: Store, count: number, perMsp: number, measuredInd
   let measured: SeededMsp | undefined;
   const createdAt = nowIso();
   for (let m = 0; m < count; m++) {
-    const msp = await createAccount(db, { name: `Scale MSP ${m}`, msp: true });
-    const owner = await requireAccount(db, msp.token);
-    const integration = await createIntegration(db, owner.id, CLI_ACTOR, { provider: 'aws', account_identifier: String(100000000000 + m) });
-    const actor = { id: owner.id, actorToken: owner.token };
-    const charge = await createBillingRule(db, actor, CLI_ACTOR, { type: 'charge', title: 'Fee', service: 'MSP', category: 'Fee', sub_category: 'Monthly', amount: 100, start_date: '2026-12-01' });
-    const adjustment = await createBillingRule(db, actor, CLI_ACTOR, { type: 'adjustment', title: 'Uplift', percentage: 95 });
-    const ruleRows = await findBillingRulesByTokens(db, owner.id, [charge.token, adjustment.token]);
-    const ruleIds = [charge.token, adjustment.token].map((t) => ruleRows.find((r) => r.token === t)?.id as number);
+    const { owner, integration, rules, token } = await createBenchMsp(db, `Scale MSP ${m}`, String(100000000000 + m));
+    const ruleRows = await findBillingRulesByTokens(db, owner.id, rules.map((r) => r.token));
+    const ruleIds = rules.map((rule) => ruleRows.find((r) => r.token === rule.token)?.id as number);
     const [integrationRow] = await findIntegrationsByTokens(db, owner.id, [integration.token]);
     const items: BulkAccount[] = [];
     for (let i = 0; i < perMsp; i++) {
@@ -80,10 +72,7 @@ async function seedMsps(store: Store, count: number, perMsp: number, measuredInd
       await insertAccountsInBulk(db, items.slice(at, at + 5000));
       bar.increment(Math.min(5000, items.length - at));
     }
-    if (m === measuredIndex) {
-      const token = await createApiToken(db, { accountToken: msp.token, scopes: 'read,write', description: 'scale benchmark' });
-      measured = { token: token.token, accountTokens: items.map((i) => i.account.token) };
-    }
+    if (m === measuredIndex) measured = { token, accountTokens: items.map((i) => i.account.token) };
   }
   bar.stop();
   return measured as SeededMsp;
