@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { publicOrigin, secretBoxFor, type Config } from './config.ts';
 import { errors } from './domain/errors.ts';
 import { registerAuth } from './http/auth.ts';
+import { registerConsole } from './http/console.ts';
 import { errorBody, registerErrorHandling } from './http/error-handler.ts';
 import { EARLY_RESPONSE_HEADERS, registerHardening, registerRequestTargetChecks } from './http/hardening.ts';
 import { parseJsonBody } from './http/json-body.ts';
@@ -186,5 +187,6 @@ export async function buildApp({ config, store, secrets = secretBoxFor(config), 
   await app.register(meRoutes, { prefix: '/v2', ...deps });
   await app.register(auditLogRoutes, { prefix: '/v2', ...deps });
   await app.register(oauthRoutes, deps);
+  await registerConsole(app);
   return app;
 }

@@ -9,12 +9,20 @@ const RULE = /^bllng_rule_[0-9a-f]{16}$/;
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 const NEVER = 'bllng_rule_0000000000000000';
 const KEYS = [
-  'amount', 'apply_to_all', 'category', 'charge_type', 'created_at', 'created_by_token', 'end_date', 'percentage', 'service',
-  'sql_query', 'start_date', 'start_period', 'sub_category', 'title', 'token', 'type',
+  'amount', 'apply_to_all', 'category', 'charge_type', 'created_at', 'created_by_token', 'end_date', 'execution_stage',
+  'execution_stage_name', 'percentage', 'service', 'sql_query', 'start_date', 'start_period', 'sub_category', 'title', 'token', 'type',
 ];
 const TYPE_SPECIFIC_NULLS = {
   charge_type: null, percentage: null, service: null, category: null, sub_category: null, start_period: null, amount: null, sql_query: null,
 };
+
+/** The Steward extension fields, as SPEC §4.6 names the stages. */
+const STAGE = {
+  1: { execution_stage: 1, execution_stage_name: 'AWS transforms' },
+  2: { execution_stage: 2, execution_stage_name: 'COST inserts' },
+  3: { execution_stage: 3, execution_stage_name: 'COST transforms' },
+  4: { execution_stage: 4, execution_stage_name: 'monthly post-transform inserts' },
+} as const;
 
 /** One statement per execution stage (SPEC §4.6): 1 AWS transforms, 2 COST inserts, 3 COST transforms, 4 monthly inserts. */
 const SQL = {
@@ -77,20 +85,20 @@ for (const dialect of DIALECTS) {
     test('create, get, list, update, delete each of the five types; every key present, unset ones null (C05)', async (t) => {
       const ctx = await setup(t, dialect.name);
       const bodies: Array<[Record<string, unknown>, Record<string, unknown>]> = [
-        [{ title: 'Exclude RI fees', type: 'exclusion', charge_type: 'RIFee' }, { charge_type: 'RIFee' }],
+        [{ title: 'Exclude RI fees', type: 'exclusion', charge_type: 'RIFee' }, { charge_type: 'RIFee', ...STAGE[3] }],
         [
           { title: 'CloudFront re-rate', type: 'Adjustment', service: 'Amazon CloudFront', category: 'Data Transfer', percentage: 85 },
-          { service: 'Amazon CloudFront', category: 'Data Transfer', percentage: '85.0' },
+          { service: 'Amazon CloudFront', category: 'Data Transfer', percentage: '85.0', ...STAGE[3] },
         ],
         [
           { title: 'Monthly MSP fee', type: 'CHARGE', start_date: '2024-05-01', apply_to_all: true, service: 'MSP', category: 'MSP Fee', sub_category: 'Monthly', start_period: '2024-05-01', amount: 300 },
-          { service: 'MSP', category: 'MSP Fee', sub_category: 'Monthly', start_period: '2024-05-01', amount: '300.0' },
+          { service: 'MSP', category: 'MSP Fee', sub_category: 'Monthly', start_period: '2024-05-01', amount: '300.0', ...STAGE[2] },
         ],
         [
           { title: 'Credit', type: 'credit', start_date: '2024-06-28T00:00:00Z', end_date: '2024-12-31T23:59:59Z', service: 'Amazon S3', amount: 25.5 },
-          { service: 'Amazon S3', amount: '25.5' },
+          { service: 'Amazon S3', amount: '25.5', ...STAGE[2] },
         ],
-        [{ title: '9.5% discount', type: 'custom', start_date: '2025-01-01', sql_query: SQL[1] }, { sql_query: SQL[1] }],
+        [{ title: '9.5% discount', type: 'custom', start_date: '2025-01-01', sql_query: SQL[1] }, { sql_query: SQL[1], ...STAGE[1] }],
       ];
       const tokens: string[] = [];
       for (const [body, specific] of bodies) {
@@ -295,6 +303,7 @@ for (const dialect of DIALECTS) {
         created_at: res.body.created_at,
         ...TYPE_SPECIFIC_NULLS,
         charge_type: 'Reserved Instance Fees',
+        ...STAGE[3],
       });
       const custom = await ctx.api('POST', '/v2/billing_rules', { title: 'SQL', type: 'custom', sql_query: `  ${SQL[1]}\n\n` });
       assert.equal(custom.status, 201, custom.raw);

@@ -41,7 +41,7 @@ for (const dialect of DIALECTS) {
       assert.equal(
         showHuman.stdout,
         `${fee.body.token}  charge  Monthly fee  (apply to all)\n  start_date: 2024-05-01\n  created_by_token: ${msp.token}\n` +
-          `  created_at: ${fee.body.created_at}\n  service: MSP\n  amount: 300.0\n`,
+          `  created_at: ${fee.body.created_at}\n  service: MSP\n  amount: 300.0\n  execution_stage: 2\n  execution_stage_name: COST inserts\n`,
       );
       assert.deepEqual(jsonOf(otherList), { billing_rules: [] }, "another account's list does not show these rules");
 

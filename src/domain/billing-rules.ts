@@ -56,6 +56,9 @@ export interface BillingRuleView {
   start_period: string | null;
   amount: string | null;
   sql_query: string | null;
+  /** Steward extension (read-only): the execution group the rule runs in, 1–4, and its name (SPEC §4.6). */
+  execution_stage: Stage;
+  execution_stage_name: (typeof STAGE_NAMES)[Stage];
 }
 
 type TypeSpecificField = 'charge_type' | 'percentage' | 'service' | 'category' | 'sub_category' | 'amount' | 'start_period' | 'sql_query';
@@ -374,5 +377,7 @@ export function billingRuleView(row: BillingRuleRow): BillingRuleView {
     start_period: row.start_period,
     amount: row.amount,
     sql_query: row.sql_query,
+    execution_stage: row.stage as Stage,
+    execution_stage_name: STAGE_NAMES[row.stage as Stage],
   };
 }

@@ -7,7 +7,8 @@ import { surfaceOf } from './surface.ts';
 
 /**
  * Security headers for a JSON API (helmet): nothing may be rendered, framed, sniffed or referred. The CSP forbids
- * every fetch and framing; the web console planned at /console will need its own, looser policy: a second header set, chosen by route in registerHardening.
+ * every fetch and framing; the web console at /console gets its own policy (CONSOLE_HELMET_OPTIONS), chosen by path
+ * in registerHardening.
  * Cross-Origin-Embedder-Policy stays off (helmet's default): it constrains pages embedding resources, not API
  * clients, and only breaks browser tools that fetch the API from another origin.
  */
@@ -18,6 +19,29 @@ const HELMET_OPTIONS: HelmetOptions = {
   referrerPolicy: { policy: 'no-referrer' },
   // No includeSubDomains: Steward is one host among an MSP's, and must not pin its siblings to HTTPS.
   hsts: { maxAge: 31_536_000, includeSubDomains: false },
+};
+
+/**
+ * The console's pages (src/http/console.ts): scripts, styles, fonts and images from this origin only, no inline
+ * script, fetches only to this origin (the API), never framed. Everything else as for the API.
+ */
+const CONSOLE_HELMET_OPTIONS: HelmetOptions = {
+  ...HELMET_OPTIONS,
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: {
+      defaultSrc: ["'none'"],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'"],
+      imgSrc: ["'self'", 'data:'],
+      fontSrc: ["'self'"],
+      connectSrc: ["'self'"],
+      manifestSrc: ["'self'"],
+      baseUri: ["'none'"],
+      formAction: ["'none'"],
+      frameAncestors: ["'none'"],
+    },
+  },
 };
 
 /**
@@ -41,6 +65,11 @@ export const EARLY_RESPONSE_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'no-store',
 };
 
+/** The console's pages and assets: /console, /console/…, with or without a query string. */
+function isConsolePath(url: string): boolean {
+  return url === '/console' || url.startsWith('/console/') || url.startsWith('/console?');
+}
+
 /** Longer request targets get 414; Node's own header limit (16 KiB) would answer 431 a little further on. */
 export const MAX_URL_LENGTH = 8192;
 /** No route takes more than a dozen query parameters. */
@@ -53,21 +82,22 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
  * The headers helmet sets with these options, worked out once. They depend on nothing in the request (no CSP
  * nonces), and @fastify/helmet rebuilt helmet's middleware for every request: 6 % of a GET's CPU in the bench.
  */
-export function helmetHeaders(): Readonly<Record<string, string>> {
+export function helmetHeaders(options: HelmetOptions = HELMET_OPTIONS): Readonly<Record<string, string>> {
   const headers: Record<string, string> = {};
   const response = {
     setHeader: (name: string, value: string) => void (headers[name.toLowerCase()] = String(value)),
     removeHeader: (name: string) => void delete headers[name.toLowerCase()],
   };
-  helmet(HELMET_OPTIONS)({} as IncomingMessage, response as unknown as ServerResponse, () => {});
+  helmet(options)({} as IncomingMessage, response as unknown as ServerResponse, () => {});
   return Object.freeze(headers);
 }
 
 /** Security headers on every response and no caching of API answers, before anything else. */
 export async function registerHardening(app: FastifyInstance): Promise<void> {
   const security = helmetHeaders();
+  const consoleSecurity = helmetHeaders(CONSOLE_HELMET_OPTIONS);
   app.addHook('onRequest', async (request, reply) => {
-    reply.headers(security);
+    reply.headers(isConsolePath(request.url) ? consoleSecurity : security);
     // Answers carry tenant data or tokens: no browser or proxy may keep them.
     if (surfaceOf(request)) reply.header('cache-control', 'no-store');
   });

@@ -22,6 +22,14 @@ export const BillingRuleSchema = Type.Object(
     start_period: nullableText('The start period for the BillingRule (Charge, Credit). Deprecated: use start_date.'),
     amount: nullableText('The amount for the BillingRule (Charge, Credit), as an exact decimal string, e.g. "300.0".'),
     sql_query: nullableText('The SQL query for the BillingRule (Custom), exactly as sent.'),
+    execution_stage: Type.Integer({
+      minimum: 1,
+      maximum: 4,
+      description:
+        'Steward extension, read-only: the execution group the rule runs in (1 AWS transforms, 2 COST inserts, 3 COST transforms, ' +
+        "4 monthly post-transform inserts). A managed account's billing_rule_tokens must be grouped in this order.",
+    }),
+    execution_stage_name: Type.String({ description: 'Steward extension, read-only: the name of execution_stage, e.g. "COST transforms".' }),
   },
   { $id: 'BillingRule', description: 'BillingRule model' },
 );

@@ -1,0 +1,183 @@
+/**
+ * The console's only way to the server: the public API with a bearer token, exactly as any script would call it.
+ * The token lives in sessionStorage (this tab, until it closes or the user signs out), never in localStorage or a
+ * cookie, and is never rendered.
+ */
+const TOKEN_KEY = 'steward.console.token';
+
+export const session = {
+  token: (): string | null => sessionStorage.getItem(TOKEN_KEY),
+  signIn: (token: string): void => sessionStorage.setItem(TOKEN_KEY, token),
+  signOut: (): void => sessionStorage.removeItem(TOKEN_KEY),
+};
+
+/** A refused or failed request: the status and the API's `errors` (or a description of what went wrong). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly messages: string[],
+  ) {
+    super(messages.join('; '));
+  }
+}
+
+/** Called when the server says the token is no longer good (401): the app signs out and asks again. */
+let onUnauthorized: (message: string) => void = () => {};
+export function setUnauthorizedHandler(handler: (message: string) => void): void {
+  onUnauthorized = handler;
+}
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+/** `path` is a path on this origin (`/v2/...`), or an absolute `links` URL, of which only path and query are used. */
+export async function api<T = unknown>(method: Method, path: string, body?: unknown, token = session.token()): Promise<T> {
+  const target = toLocalPath(path);
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  let response: Response;
+  try {
+    // No cookies or HTTP authentication: the bearer token is the only credential. Without `omit`, a 401 carrying
+    // `WWW-Authenticate: Basic` (the OAuth token endpoint's, RFC 6749 §5.2) would make the browser prompt for a password.
+    response = await fetch(target, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'omit' });
+  } catch {
+    throw new ApiError(0, ['The server could not be reached. Check that Steward is running, then try again.']);
+  }
+  if (response.status === 204) return undefined as T;
+  const text = await response.text();
+  let parsed: unknown = undefined;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    // not JSON: described below
+  }
+  if (response.ok) return parsed as T;
+  const messages = messagesOf(parsed) ?? [`The server answered ${response.status} ${response.statusText}`.trim()];
+  if (response.status === 401 && token) onUnauthorized(messages.join('; '));
+  throw new ApiError(response.status, messages);
+}
+
+function messagesOf(body: unknown): string[] | null {
+  if (!body || typeof body !== 'object') return null;
+  const { errors, error_description: description } = body as { errors?: unknown; error_description?: unknown };
+  if (Array.isArray(errors) && errors.length > 0) return errors.map(String);
+  if (typeof description === 'string') return [description];
+  return null;
+}
+
+/** Pagination links are absolute URLs from the server's public origin; the console follows them on its own origin. */
+export function toLocalPath(pathOrUrl: string): string {
+  if (pathOrUrl.startsWith('/')) return pathOrUrl;
+  const url = new URL(pathOrUrl);
+  return url.pathname + url.search;
+}
+
+export interface Links {
+  self: string;
+  first: string;
+  next: string | null;
+  prev: string | null;
+  last: string;
+}
+
+/** Every item of a list, following `links.next` (the console's pickers and its filter need whole lists). */
+export async function listAll<T>(path: string, key: string, maxPages = 50): Promise<T[]> {
+  const items: T[] = [];
+  let next: string | null = path;
+  for (let page = 0; next && page < maxPages; page++) {
+    const body: Record<string, unknown> & { links: Links } = await api('GET', next);
+    items.push(...((body[key] as T[]) ?? []));
+    next = body.links.next;
+  }
+  return items;
+}
+
+/** Signs in with OAuth client credentials: the client's secret is sent once to /oauth/token and not kept. */
+export async function exchangeClientCredentials(clientId: string, clientSecret: string): Promise<string> {
+  const body = await api<{ access_token: string }>(
+    'POST',
+    '/oauth/token',
+    { grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret },
+    null,
+  );
+  return body.access_token;
+}
+
+export interface Me {
+  bearer_token: { description: string | null; created_at: string; scope: string[] };
+  workspaces: Array<{ token: string; name: string }>;
+}
+
+export interface ManagedAccount {
+  token: string;
+  name: string;
+  contact_email: string;
+  parent_account_token: string;
+  access_credential_tokens: string[];
+  billing_rule_tokens: string[];
+  email_domain: string | null;
+  msp_billing_profile_token?: string | null;
+  payment_terms_days?: number | null;
+  include_managed_account_integrations?: boolean | null;
+  billing_information_attributes?: BillingInformation;
+}
+
+export interface BillingInformation {
+  token?: string;
+  company_name: string | null;
+  country_code: string | null;
+  address_line_1: string | null;
+  address_line_2: string | null;
+  city: string | null;
+  state: string | null;
+  postal_code: string | null;
+  billing_email: string[] | null;
+}
+
+export interface BillingRule {
+  token: string;
+  title: string;
+  type: 'exclusion' | 'adjustment' | 'credit' | 'charge' | 'custom';
+  start_date: string | null;
+  end_date: string | null;
+  apply_to_all: boolean;
+  created_at: string;
+  charge_type: string | null;
+  percentage: string | null;
+  service: string | null;
+  category: string | null;
+  sub_category: string | null;
+  amount: string | null;
+  sql_query: string | null;
+  execution_stage: 1 | 2 | 3 | 4;
+  execution_stage_name: string;
+}
+
+export interface Integration {
+  token: string;
+  provider: string;
+  account_identifier: string | null;
+  status: string;
+  created_at: string;
+  managed_account_tokens: string[];
+  workspace_tokens: string[];
+}
+
+export interface BillingProfile {
+  token: string;
+  nickname: string;
+  [key: string]: unknown;
+}
+
+export interface AuditLog {
+  token: string;
+  object_token: string;
+  object_type: string;
+  object_title: string;
+  event: 'record_created' | 'record_updated' | 'record_destroyed';
+  source: string;
+  user: string;
+  created_at: string;
+  changed_values: Record<string, [unknown, unknown]>;
+  unchanged_values: Record<string, unknown>;
+}

@@ -1,0 +1,376 @@
+/// <reference lib="dom" />
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { after, before, describe, test, type TestContext } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { CONSOLE_DIST } from '../src/http/console.ts';
+import { createOauthClient } from '../src/domain/oauth.ts';
+import { call, DIALECTS, listeningApp, seedMsp, type MspFixture, type Response } from './helpers/app.ts';
+import { ROOT } from './helpers/cli.ts';
+
+/**
+ * The web console in a real browser: Debian's chromium driven by playwright-core, against a listening Steward on
+ * each dialect. Every check reads the result back through the public API as well as off the page.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const noBrowser = existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is absent (apt-get install chromium), so the browser tests are skipped`;
+if (noBrowser) console.log(`# ${noBrowser}`);
+const SCREENSHOTS = join(ROOT, 'test-results');
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+let browser: Browser;
+before(async () => {
+  if (noBrowser) return;
+  // npm test builds the console first (pretest); a single file run may not have.
+  if (!existsSync(join(CONSOLE_DIST, 'index.html'))) execFileSync('npm', ['run', 'build:console'], { cwd: ROOT, stdio: 'ignore' });
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+after(async () => {
+  await browser?.close();
+});
+
+interface Session {
+  page: Page;
+  baseUrl: string;
+  msp: MspFixture;
+  /** The API as a script sees it, with the MSP's token. */
+  api: (method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown) => Promise<Response>;
+  /** Console errors, failed page loads and uncaught exceptions seen so far. */
+  problems: string[];
+  store: Awaited<ReturnType<typeof listeningApp>>['db']['store'];
+}
+
+async function open(t: TestContext, dialect: 'sqlite' | 'postgres', width = 1280): Promise<Session> {
+  const { app, db, baseUrl } = await listeningApp(t, dialect);
+  const msp = await seedMsp(db.store);
+  const context = await browser.newContext({ viewport: { width, height: 900 }, bypassCSP: false });
+  const page = await context.newPage();
+  t.after(async () => {
+    // What the page showed when the test ended, to see why one failed.
+    await page.screenshot({ path: join(SCREENSHOTS, `last-${t.name.slice(0, 40).replace(/\W+/g, '-')}-${dialect}.png`), fullPage: true }).catch(() => {});
+    await context.close();
+  });
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') problems.push(`console.${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  const api: Session['api'] = (method, path, body) => call(app, method, path, { token: msp.token, body });
+  return { page, baseUrl, msp, api, problems, store: db.store };
+}
+
+async function signInWithToken(s: Session): Promise<void> {
+  await s.page.goto(`${s.baseUrl}/console/`);
+  await s.page.getByLabel('API token', { exact: true }).fill(s.msp.token);
+  await s.page.getByRole('button', { name: 'Sign in' }).first().click();
+  await s.page.getByRole('heading', { level: 1, name: 'Managed accounts' }).waitFor();
+}
+
+/** axe-core's WCAG 2 A/AA rules on the page as it is now; returns each violation with the elements it found. */
+async function accessibilityViolations(page: Page): Promise<string[]> {
+  // Injected through the DevTools protocol's evaluate, which the page's CSP (script-src 'self') does not govern.
+  await page.evaluate(AXE);
+  const result = await page.evaluate(async () => {
+    const axe = (globalThis as unknown as { axe: { run: (ctx: unknown, opts: unknown) => Promise<{ violations: Array<{ id: string; help: string; nodes: Array<{ target: string[] }> }> }> } }).axe;
+    return axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+  });
+  return result.violations.map((v) => `${v.id} (${v.help}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+/** Follows a link of the main navigation. */
+async function nav(page: Page, name: string): Promise<void> {
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name }).click();
+}
+
+/** The rule titles of one execution stage, top to bottom, as the form shows them. */
+async function stageTitles(page: Page, stage: number): Promise<string[]> {
+  return page.locator(`section.stage[data-stage="${stage}"] .rule-title`).allInnerTexts();
+}
+
+for (const dialect of DIALECTS) {
+  describe(`web console [${dialect.name}]`, { skip: noBrowser ?? dialect.skip }, () => {
+    test('sign in, create an account with two rules from different stages and an integration, edit, reorder, audit, delete', async (t) => {
+      const s = await open(t, dialect.name);
+      const { page } = s;
+      const charge = await s.api('POST', '/v2/billing_rules', { type: 'charge', title: 'Monthly fee', service: 'MSP', amount: 300, start_date: '2026-01-01' });
+      assert.equal(charge.status, 201);
+      const [r1, r2] = s.msp.rules as [string, string];
+      const [integration] = s.msp.integrations as [string];
+
+      await signInWithToken(s);
+      assert.equal(await page.evaluate(() => localStorage.length), 0, 'nothing in localStorage');
+      assert.equal(await page.evaluate(() => Object.values(sessionStorage).join()), s.msp.token, 'the token lives in sessionStorage');
+      assert.ok(!(await page.content()).includes(s.msp.token), 'the token is never rendered');
+      await page.getByRole('heading', { name: 'No managed accounts yet' }).waitFor();
+      assert.match(await page.locator('.empty').innerText(), /Create the first one/);
+
+      // Create: name, email, domain, one integration, the charge (stage 2) and R1 (stage 3).
+      await page.getByRole('link', { name: 'Create managed account' }).click();
+      await page.getByLabel('Name').fill('Globex Ltd');
+      await page.getByLabel('Contact email').fill('ops@globex.example');
+      await page.getByLabel('Email domain (for SSO)').fill('globex.example');
+      await page.getByRole('checkbox', { name: new RegExp(integration) }).check();
+      const addRule = async (title: string) => {
+        await page.getByLabel('Add a billing rule').selectOption({ label: (await page.locator('option', { hasText: title }).innerText()).trim() });
+        await page.getByRole('button', { name: 'Add rule' }).click();
+      };
+      await addRule('Monthly fee');
+      await addRule('R1');
+      assert.deepEqual(await stageTitles(page, 2), ['Monthly fee']);
+      assert.deepEqual(await stageTitles(page, 3), ['R1']);
+      assert.deepEqual(await accessibilityViolations(page), [], 'create form');
+      await page.getByRole('button', { name: 'Create managed account' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Edit Globex Ltd' }).waitFor();
+      const token = new URL(page.url()).pathname.split('/').pop() as string;
+      const created = await s.api('GET', `/v2/managed_accounts/${token}`);
+      assert.equal(created.status, 200);
+      assert.equal(created.body.name, 'Globex Ltd');
+      assert.equal(created.body.contact_email, 'ops@globex.example');
+      assert.equal(created.body.email_domain, 'globex.example');
+      assert.deepEqual(created.body.access_credential_tokens, [integration]);
+      assert.deepEqual(created.body.billing_rule_tokens, [charge.body.token, r1]);
+
+      // Two more customers made by a script, so the table has company.
+      for (const [name, email] of [['Initech', 'it@initech.example'], ['Umbrella Health', 'cloud@umbrella.example']]) {
+        assert.equal((await s.api('POST', '/v2/managed_accounts', { name, contact_email: email, billing_rule_tokens: [r1] })).status, 201);
+      }
+      // The table shows it with its counts.
+      await nav(page, 'Managed accounts');
+      const row = page.getByRole('row', { name: /Globex Ltd/ });
+      await row.waitFor();
+      assert.deepEqual(await row.getByRole('cell').allInnerTexts(), ['Globex Ltd', 'ops@globex.example', 'globex.example', '2', '1']);
+      assert.deepEqual(await accessibilityViolations(page), [], 'accounts table');
+      await page.screenshot({ path: join(SCREENSHOTS, `console-accounts-${dialect.name}.png`), fullPage: true });
+
+      // Edit: a new name, R2 added, then R2 moved above R1 with the keyboard.
+      await row.getByRole('link', { name: 'Globex Ltd' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Edit Globex Ltd' }).waitFor();
+      await page.getByLabel('Name').fill('Globex Holdings');
+      await addRule('R2');
+      assert.deepEqual(await stageTitles(page, 3), ['R1', 'R2']);
+      await page.getByRole('button', { name: 'Move R2', exact: true }).focus();
+      await page.keyboard.press('Space');
+      await page.waitForTimeout(150);
+      await page.keyboard.press('ArrowUp');
+      await page.waitForTimeout(300);
+      await page.keyboard.press('Space');
+      await page.waitForTimeout(300);
+      assert.deepEqual(await stageTitles(page, 3), ['R2', 'R1'], 'keyboard reorder');
+      assert.deepEqual(await accessibilityViolations(page), [], 'edit form');
+      await page.screenshot({ path: join(SCREENSHOTS, `console-edit-${dialect.name}.png`), fullPage: true });
+      await page.getByRole('button', { name: 'Save changes' }).click();
+      await page.getByText('Saved name, billing_rule_tokens.').waitFor();
+      let stored = (await s.api('GET', `/v2/managed_accounts/${token}`)).body;
+      assert.equal(stored.name, 'Globex Holdings');
+      assert.deepEqual(stored.billing_rule_tokens, [charge.body.token, r2, r1]);
+
+      // Then R1 dragged back above R2 with the mouse.
+      await page.locator('section.stage[data-stage="3"]').scrollIntoViewIfNeeded();
+      const handle = await page.getByRole('button', { name: 'Move R1', exact: true }).boundingBox();
+      const target = await page.getByRole('button', { name: 'Move R2', exact: true }).boundingBox();
+      assert.ok(handle && target);
+      await page.mouse.move(handle.x + handle.width / 2, handle.y + handle.height / 2);
+      await page.mouse.down();
+      for (let step = 1; step <= 10; step++) {
+        await page.mouse.move(handle.x + handle.width / 2, handle.y + handle.height / 2 + ((target.y - handle.y - 8) * step) / 10);
+        await page.waitForTimeout(20);
+      }
+      await page.mouse.up();
+      await page.waitForTimeout(300);
+      assert.deepEqual(await stageTitles(page, 3), ['R1', 'R2'], 'drag reorder');
+      await page.getByRole('button', { name: 'Save changes' }).click();
+      await page.getByText('Saved billing_rule_tokens.').waitFor();
+      stored = (await s.api('GET', `/v2/managed_accounts/${token}`)).body;
+      assert.deepEqual(stored.billing_rule_tokens, [charge.body.token, r1, r2]);
+
+      // The audit log, newest first: the name change, old → new.
+      await nav(page, 'Audit log');
+      await page.getByLabel('Object', { exact: true }).selectOption('managed_account');
+      await page.getByLabel('Object token').fill(token);
+      await page.getByRole('button', { name: 'Apply filters' }).click();
+      await page.waitForURL(/object_type=managed_account/);
+      const rows = page.locator('tbody tr');
+      await rows.first().waitFor();
+      const logs = (await s.api('GET', `/v2/audit_logs?object_type=managed_account&object_token=${token}`)).body.audit_logs;
+      assert.equal(logs.length, 3, 'created, then two updates');
+      assert.deepEqual(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-event'))), ['record_updated', 'record_updated', 'record_created']);
+      const rename = rows.nth(1);
+      assert.match(await rename.innerText(), /name: Globex Ltd → Globex Holdings/);
+      assert.match(await rename.innerText(), new RegExp(`billing_rule_tokens: \\["${charge.body.token}","${r1}"\\] → \\["${charge.body.token}","${r2}","${r1}"\\]`));
+      assert.match(await rows.nth(0).innerText(), new RegExp(`billing_rule_tokens: \\["${charge.body.token}","${r2}","${r1}"\\] → \\["${charge.body.token}","${r1}","${r2}"\\]`));
+      assert.deepEqual(await accessibilityViolations(page), [], 'audit log');
+      await page.screenshot({ path: join(SCREENSHOTS, `console-audit-log-${dialect.name}.png`), fullPage: true });
+
+      // Delete, confirming in a dialog that names the account.
+      await page.goto(`${s.baseUrl}/console/accounts/${token}`);
+      await page.getByRole('button', { name: 'Delete managed account' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Delete “Globex Holdings”?' });
+      await dialog.waitFor();
+      assert.match(await dialog.innerText(), /Globex Holdings \(ops@globex\.example\) will be deleted/);
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+      assert.equal((await s.api('GET', `/v2/managed_accounts/${token}`)).status, 200, 'cancel deletes nothing');
+      await page.getByRole('button', { name: 'Delete managed account' }).click();
+      await dialog.getByRole('button', { name: 'Delete Globex Holdings' }).click();
+      await page.getByText('Managed account “Globex Holdings” deleted.').waitFor();
+      assert.equal((await s.api('GET', `/v2/managed_accounts/${token}`)).status, 404);
+      await page.getByRole('row', { name: /Initech/ }).waitFor();
+      assert.deepEqual(await page.locator('tbody td:first-child').allInnerTexts(), ['Initech', 'Umbrella Health']);
+
+      // Signing out forgets the token.
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Sign in to the Steward console' }).waitFor();
+      assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+      assert.deepEqual(s.problems, [], 'no console errors');
+    });
+
+    test('the accounts table pages through links and the filter searches every page', async (t) => {
+      const s = await open(t, dialect.name);
+      const { page } = s;
+      for (let i = 1; i <= 27; i++) {
+        const res = await s.api('POST', '/v2/managed_accounts', { name: `Customer ${String(i).padStart(2, '0')}`, contact_email: `c${i}@customers.example` });
+        assert.equal(res.status, 201);
+      }
+      await signInWithToken(s);
+      const names = () => page.locator('tbody td:first-child').allInnerTexts();
+      await page.getByText('Page 1 of 2').waitFor();
+      const first = await names();
+      assert.equal(first.length, 25);
+      assert.equal(first[0], 'Customer 01');
+      await page.getByRole('button', { name: 'Next page' }).click();
+      await page.getByText('Page 2 of 2').waitFor();
+      assert.deepEqual(await names(), ['Customer 26', 'Customer 27']);
+      const viaLinks = (await s.api('GET', '/v2/managed_accounts?limit=25&page=2')).body.managed_accounts.map((a: { name: string }) => a.name);
+      assert.deepEqual(viaLinks, ['Customer 26', 'Customer 27'], 'the same page the API serves');
+      assert.equal(await page.getByRole('button', { name: 'Next page' }).isDisabled(), true);
+
+      await page.getByLabel('Filter by name, contact email or email domain').fill('C27@CUSTOMERS');
+      await page.getByRole('button', { name: 'Filter', exact: true }).click();
+      await page.getByText('1 of 27 managed accounts match “C27@CUSTOMERS”.').waitFor();
+      assert.deepEqual(await names(), ['Customer 27']);
+      await page.getByLabel('Filter by name, contact email or email domain').fill('Customer 0');
+      await page.getByRole('button', { name: 'Filter', exact: true }).click();
+      await page.getByText('9 of 27 managed accounts match “Customer 0”.').waitFor();
+      await page.getByLabel('Filter by name, contact email or email domain').fill('nobody');
+      await page.getByRole('button', { name: 'Filter', exact: true }).click();
+      await page.getByText('No managed account matches “nobody”.').waitFor();
+      await page.getByRole('button', { name: 'Clear' }).click();
+      await page.getByText('Page 1 of 2').waitFor();
+      assert.deepEqual(s.problems, []);
+    });
+
+    test("an invalid email shows the API's own message next to the field, and creates nothing", async (t) => {
+      const s = await open(t, dialect.name);
+      const { page } = s;
+      await signInWithToken(s);
+      await page.getByRole('link', { name: 'Create managed account' }).click();
+      await page.getByLabel('Name').fill('Initech');
+      await page.getByLabel('Contact email').fill('not-an-email');
+      await page.getByLabel('Email domain (for SSO)').fill('https://initech.example/');
+      await page.getByRole('button', { name: 'Create managed account' }).click();
+      const emailError = page.locator('[data-field="contact_email"]');
+      await emailError.waitFor();
+      const direct = await s.api('POST', '/v2/managed_accounts', { name: 'Initech', contact_email: 'not-an-email', email_domain: 'https://initech.example/' });
+      assert.equal(direct.status, 400);
+      const expected = (field: string) => direct.body.errors.filter((m: string) => m.startsWith(field));
+      assert.deepEqual(await emailError.locator('li').allInnerTexts(), expected('contact_email'));
+      assert.deepEqual(await page.locator('[data-field="email_domain"] li').allInnerTexts(), expected('email_domain'));
+      // Next to the field: tied to the input for assistive technology, and the input is marked invalid.
+      const input = page.getByLabel('Contact email');
+      assert.equal(await input.getAttribute('aria-invalid'), 'true');
+      assert.ok((await input.getAttribute('aria-describedby'))?.includes((await emailError.getAttribute('id')) as string));
+      assert.deepEqual((await s.api('GET', '/v2/managed_accounts')).body.managed_accounts, [], 'nothing created');
+      assert.deepEqual(await accessibilityViolations(page), []);
+      assert.deepEqual(s.problems.filter((p) => !p.includes('400 (Bad Request)')), [], 'no console errors besides the refused request');
+    });
+
+    test('OAuth client sign-in, billing rules per type, integrations and billing profiles, at 390 px wide', async (t) => {
+      const s = await open(t, dialect.name, 390);
+      const { page } = s;
+      const client = await createOauthClient(s.store.db, { accountToken: s.msp.accountToken, scopes: 'read,write', description: 'console test' });
+      await page.goto(`${s.baseUrl}/console/billing-rules`);
+      await page.getByLabel('Client ID').fill(client.client_id);
+      await page.getByLabel('Client secret').fill('stw_secret_wrong');
+      await page.getByRole('button', { name: 'Sign in' }).nth(1).click();
+      await page.getByText(/client authentication failed/).waitFor();
+      await page.getByLabel('Client secret').fill(client.client_secret);
+      await page.getByRole('button', { name: 'Sign in' }).nth(1).click();
+      await page.getByRole('heading', { level: 1, name: 'Billing rules' }).waitFor();
+      const kept = await page.evaluate(() => Object.values(sessionStorage).join());
+      assert.match(kept, /^vntg_tkn_/, 'an access token from /oauth/token is kept');
+      assert.ok(!(await page.content()).includes(client.client_secret), 'the client secret is not rendered');
+
+      // Create a custom rule: only its own fields are offered; the stage comes from the API.
+      await page.getByRole('link', { name: 'Create billing rule' }).click();
+      await page.getByRole('radio', { name: /Custom SQL/ }).check();
+      assert.equal(await page.getByLabel('Percentage of cost shown').count(), 0, 'no adjustment fields on a custom rule');
+      await page.getByLabel('Title').fill('Tax out');
+      await page.getByLabel('SQL statement').fill('DELETE FROM costs WHERE service = 1 +');
+      await page.getByRole('button', { name: 'Create billing rule' }).click();
+      await page.locator('[data-field="sql_query"]').waitFor();
+      await page.getByLabel('SQL statement').fill("DELETE FROM costs WHERE service = 'Tax'");
+      await page.getByRole('button', { name: 'Create billing rule' }).click();
+      await page.getByText('Billing rule “Tax out” created.').waitFor();
+      assert.match(await page.locator('.meta').innerText(), /runs in stage 3 \(COST transforms\)/);
+      const listed = (await s.api('GET', '/v2/billing_rules')).body.billing_rules;
+      const made = listed.find((r: { title: string }) => r.title === 'Tax out');
+      assert.equal(made.sql_query, "DELETE FROM costs WHERE service = 'Tax'");
+      assert.equal(made.charge_type, null);
+
+      await nav(page, 'Integrations');
+      await page.getByRole('link', { name: 'aws' }).first().click();
+      await page.getByRole('heading', { level: 1, name: /aws 111111111111/ }).waitFor();
+      await nav(page, 'Billing profiles');
+      const refused = await s.api('GET', '/v2/billing_profiles');
+      assert.equal(refused.status, 403, 'this MSP has invoicing off');
+      await page.getByText(refused.body.errors[0]).waitFor();
+
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.equal(overflow, 0, 'nothing wider than the 390 px screen');
+      assert.deepEqual(await accessibilityViolations(page), []);
+      await page.goto(`${s.baseUrl}/console/accounts`);
+      await page.getByRole('heading', { name: 'No managed accounts yet' }).waitFor();
+      await page.screenshot({ path: join(SCREENSHOTS, `console-accounts-390px-${dialect.name}.png`), fullPage: true });
+      assert.deepEqual(
+        s.problems.filter((p) => !/40[03] \((Bad Request|Forbidden)\)|401 \(Unauthorized\)/.test(p)),
+        [],
+        'no console errors besides the refused requests',
+      );
+    });
+  });
+}
+
+describe('console headers', { skip: noBrowser }, () => {
+  test('the console gets its own CSP; the API keeps default-src none', async (t) => {
+    const { baseUrl } = await listeningApp(t, 'sqlite');
+    const page = await fetch(`${baseUrl}/console/accounts/acct_0000000000000000`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    const csp = page.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /script-src 'self'/);
+    assert.match(csp, /connect-src 'self'/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+    const html = await page.text();
+    const asset = /src="(\/console\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    assert.ok(asset, html);
+    const script = await fetch(baseUrl + asset);
+    assert.equal(script.status, 200);
+    assert.match(await script.text(), /\/v2\/managed_accounts/);
+    assert.match(script.headers.get('cache-control') ?? '', /immutable/);
+    const missing = await fetch(`${baseUrl}/console/assets/nope.js`);
+    assert.equal(missing.status, 404, 'a missing asset is not answered with the page');
+    assert.deepEqual(await missing.json(), { errors: ['No console file at /console/assets/nope.js'] });
+    const apiAnswer = await fetch(`${baseUrl}/v2/ping`);
+    assert.equal(apiAnswer.headers.get('content-security-policy'), "default-src 'none';frame-ancestors 'none'");
+    await apiAnswer.text();
+  });
+});
