@@ -203,6 +203,11 @@ for (const dialect of DIALECTS) {
         const port = Number(new URL(origin).port);
         assert.ok(port > 0, `the printed origin must carry the bound port, not 0: ${origin}`);
         assert.equal(banner[1], origin);
+        assert.ok(out.includes(`Or open the web console and sign in with the token:\n  ${origin}/console\n`), out);
+        const consolePage = await fetch(`${origin}/console`).catch((e: Error) => e);
+        assert.ok(!(consolePage instanceof Error), String(consolePage));
+        assert.equal(consolePage.status, 200, 'npm start serves the console it points at');
+        assert.match(await consolePage.text(), /<title>Steward console<\/title>/);
 
         const demo = /Created a demo MSP account (acct_[0-9a-f]{16}) with integration (accss_crdntl_[0-9a-f]{16})\nand billing rules (bllng_rule_[0-9a-f]{16}) \([^)]*\), (bllng_rule_[0-9a-f]{16}) \([^)]*\)\./.exec(out);
         assert.ok(demo, out);

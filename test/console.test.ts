@@ -336,8 +336,13 @@ for (const dialect of DIALECTS) {
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       assert.equal(overflow, 0, 'nothing wider than the 390 px screen');
       assert.deepEqual(await accessibilityViolations(page), []);
+      // Names are text, never markup.
+      const hostile = '<img src=x onerror="window.pwned=1">Hooli';
+      assert.equal((await s.api('POST', '/v2/managed_accounts', { name: hostile, contact_email: 'it@hooli.example' })).status, 201);
       await page.goto(`${s.baseUrl}/console/accounts`);
-      await page.getByRole('heading', { name: 'No managed accounts yet' }).waitFor();
+      await page.getByRole('link', { name: hostile }).waitFor();
+      assert.equal(await page.locator('tbody img').count(), 0);
+      assert.equal(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned), undefined);
       await page.screenshot({ path: join(SCREENSHOTS, `console-accounts-390px-${dialect.name}.png`), fullPage: true });
       assert.deepEqual(
         s.problems.filter((p) => !/40[03] \((Bad Request|Forbidden)\)|401 \(Unauthorized\)/.test(p)),

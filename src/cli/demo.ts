@@ -62,6 +62,7 @@ export async function printBanner(
     out(`    -H "Authorization: Bearer ${demo.token.token}" -H "Content-Type: application/json" \\`);
     out(`    -d '${body}'`);
     out(`\nList them:\n  curl -sS ${origin}/v2/managed_accounts -H "Authorization: Bearer ${demo.token.token}"\n`);
+    out(`Or open the web console and sign in with the token:\n  ${origin}/console\n`);
     return;
   }
   const msp = await firstMspAccount(db);
@@ -72,6 +73,7 @@ export async function printBanner(
   } else {
     out('Tokens are shown only when created. To make a new one:');
     out(`  npx steward tokens create --account ${msp.token} --scopes read,write --database ${database}`);
+    out(`Then call the API with it, or sign in to the web console with it at ${origin}/console`);
   }
   out('');
 }
