@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { CONSOLE_DIST } from '../src/http/console.ts';
+import { setAccountInvoicing } from '../src/domain/accounts.ts';
 import { createOauthClient } from '../src/domain/oauth.ts';
 import { call, DIALECTS, listeningApp, seedMsp, type MspFixture, type Response } from './helpers/app.ts';
 import { ROOT } from './helpers/cli.ts';
@@ -265,6 +266,71 @@ for (const dialect of DIALECTS) {
       await page.getByRole('button', { name: 'Clear' }).click();
       await page.getByText('Page 1 of 2').waitFor();
       assert.deepEqual(s.problems, []);
+    });
+
+    test('SSO and MSP invoicing sections: API errors next to their fields, saved values read back, removal confirmed', async (t) => {
+      const s = await open(t, dialect.name);
+      const { page } = s;
+      await setAccountInvoicing(s.store.db, s.msp.accountToken, true);
+      const profile = await s.api('POST', '/v2/billing_profiles', { nickname: 'EU entity' });
+      assert.equal(profile.status, 201, JSON.stringify(profile.body));
+      const account = await s.api('POST', '/v2/managed_accounts', { name: 'Soylent', contact_email: 'it@soylent.example', email_domain: 'soylent.example' });
+      assert.equal(account.status, 201);
+      const token = account.body.token;
+      await signInWithToken(s);
+      await page.goto(`${s.baseUrl}/console/accounts/${token}`);
+      await page.getByRole('heading', { level: 1, name: 'Edit Soylent' }).waitFor();
+
+      // Invoicing: a bad country code is refused next to its field and changes nothing; then saved.
+      const invoicing = page.getByRole('form', { name: 'MSP invoicing' });
+      await invoicing.getByLabel('Billing profile').selectOption({ label: 'EU entity' });
+      await invoicing.getByLabel('Payment terms (days)').fill('30');
+      await invoicing.getByLabel('Company name').fill('Soylent Ltd');
+      await invoicing.getByLabel(/^Country code/).fill('gbr');
+      await invoicing.getByRole('button', { name: 'Save invoicing' }).click();
+      const countryError = invoicing.locator('[data-field="billing_information_attributes.country_code"]');
+      await countryError.waitFor();
+      const refused = await s.api('PUT', `/v2/managed_accounts/${token}`, { billing_information_attributes: { country_code: 'gbr' } });
+      assert.deepEqual(await countryError.locator('li').allInnerTexts(), refused.body.errors);
+      assert.equal((await s.api('GET', `/v2/managed_accounts/${token}`)).body.payment_terms_days, 10, 'the refused save changed nothing');
+      await invoicing.getByLabel(/^Country code/).fill('GB');
+      await invoicing.getByRole('button', { name: 'Save invoicing' }).click();
+      await invoicing.getByText('Invoicing data saved.').waitFor();
+      const invoiced = (await s.api('GET', `/v2/managed_accounts/${token}`)).body;
+      assert.equal(invoiced.msp_billing_profile_token, profile.body.token);
+      assert.equal(invoiced.payment_terms_days, 30);
+      assert.equal(invoiced.billing_information_attributes.company_name, 'Soylent Ltd');
+      assert.equal(invoiced.billing_information_attributes.country_code, 'GB');
+
+      // SSO: http:// is refused with the API's message under the URL; https:// creates the connection.
+      const sso = page.getByRole('form', { name: 'SAML SSO connection' });
+      await sso.getByLabel('SAML metadata URL').fill('http://idp.soylent.example/metadata');
+      await sso.getByRole('button', { name: 'Create SSO connection' }).click();
+      const urlError = sso.locator('[data-field="saml_metadata_url"]');
+      await urlError.waitFor();
+      assert.match(await urlError.innerText(), /^saml_metadata_url must use https:\/\//);
+      await sso.getByLabel('SAML metadata URL').fill('https://idp.soylent.example/metadata');
+      await sso.getByLabel('Additional domains').fill('soylent-foods.example, green.example');
+      await sso.getByRole('button', { name: 'Create SSO connection' }).click();
+      await sso.getByText('SSO connection created.').waitFor();
+      const recorded = (await s.api('GET', `/v2/audit_logs?object_type=sso_connection&object_token=${token}`)).body.audit_logs;
+      assert.deepEqual(recorded.map((r: { event: string }) => r.event), ['record_created']);
+      assert.deepEqual(recorded[0].changed_values.additional_domains, [null, ['soylent-foods.example', 'green.example']]);
+
+      // A fresh load shows the stored connection, ready to update or remove.
+      await page.reload();
+      await sso.getByRole('button', { name: 'Update SSO connection' }).waitFor();
+      assert.equal(await sso.getByLabel('SAML metadata URL').inputValue(), 'https://idp.soylent.example/metadata');
+      assert.equal(await sso.getByLabel('Additional domains').inputValue(), 'soylent-foods.example, green.example');
+      await sso.getByRole('button', { name: 'Remove SSO connection' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Remove the SSO connection of “Soylent”?' });
+      await dialog.getByRole('button', { name: 'Remove SSO connection' }).click();
+      await sso.getByText('SSO connection removed.').waitFor();
+      await sso.getByRole('button', { name: 'Create SSO connection' }).waitFor();
+      const events = (await s.api('GET', `/v2/audit_logs?object_type=sso_connection&object_token=${token}`)).body.audit_logs.map((r: { event: string }) => r.event);
+      assert.deepEqual(events, ['record_created', 'record_destroyed']);
+      assert.deepEqual(await accessibilityViolations(page), []);
+      assert.deepEqual(s.problems.filter((p) => !p.includes('400 (Bad Request)')), []);
     });
 
     test("an invalid email shows the API's own message next to the field, and creates nothing", async (t) => {
