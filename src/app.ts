@@ -7,7 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { publicOrigin, secretBoxFor, type Config } from './config.ts';
 import { errors } from './domain/errors.ts';
 import { registerAuth } from './http/auth.ts';
-import { registerConsole } from './http/console.ts';
+import { isConsoleRoute, registerConsole } from './http/console.ts';
 import { errorBody, registerErrorHandling } from './http/error-handler.ts';
 import { EARLY_RESPONSE_HEADERS, registerHardening, registerRequestTargetChecks } from './http/hardening.ts';
 import { parseJsonBody } from './http/json-body.ts';
@@ -128,6 +128,7 @@ export async function buildApp({ config, store, secrets = secretBoxFor(config), 
   // also take 0x10, 1e3, +1 or Infinity.
   const examples: Record<string, number> = { page: 2, limit: 100, user: 12 };
   app.addHook('preValidation', async (request) => {
+    if (isConsoleRoute(request)) return;
     const query = request.query as Record<string, unknown> | undefined;
     for (const key of Object.keys(examples)) {
       const value = query?.[key];

@@ -69,6 +69,8 @@ for (const dialect of DIALECTS) {
         start_period: null,
         amount: null,
         sql_query: null,
+        execution_stage: 3,
+        execution_stage_name: 'COST transforms',
       });
 
       // The CLI-made integration and rule are the MSP's own: a CLI-made write token can use them.

@@ -87,6 +87,11 @@ async function accessibilityViolations(page: Page): Promise<string[]> {
   return result.violations.map((v) => `${v.id} (${v.help}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 }
 
+/** Every audit record of the session's MSP, oldest first, as the API lists them. */
+async function listAllAudit(s: Session): Promise<Array<{ object_title: string }>> {
+  return (await s.api('GET', '/v2/audit_logs?limit=5000')).body.audit_logs;
+}
+
 /** Follows a link of the main navigation. */
 async function nav(page: Page, name: string): Promise<void> {
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name }).click();
@@ -169,7 +174,7 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(await accessibilityViolations(page), [], 'edit form');
       await page.screenshot({ path: join(SCREENSHOTS, `console-edit-${dialect.name}.png`), fullPage: true });
       await page.getByRole('button', { name: 'Save changes' }).click();
-      await page.getByText('Saved name, billing_rule_tokens.').waitFor();
+      await page.getByText('Saved the name, billing rules.').waitFor();
       let stored = (await s.api('GET', `/v2/managed_accounts/${token}`)).body;
       assert.equal(stored.name, 'Globex Holdings');
       assert.deepEqual(stored.billing_rule_tokens, [charge.body.token, r2, r1]);
@@ -189,7 +194,7 @@ for (const dialect of DIALECTS) {
       await page.waitForTimeout(300);
       assert.deepEqual(await stageTitles(page, 3), ['R1', 'R2'], 'drag reorder');
       await page.getByRole('button', { name: 'Save changes' }).click();
-      await page.getByText('Saved billing_rule_tokens.').waitFor();
+      await page.getByText('Saved the billing rules.').waitFor();
       stored = (await s.api('GET', `/v2/managed_accounts/${token}`)).body;
       assert.deepEqual(stored.billing_rule_tokens, [charge.body.token, r1, r2]);
 
@@ -265,6 +270,17 @@ for (const dialect of DIALECTS) {
       await page.getByText('No managed account matches “nobody”.').waitFor();
       await page.getByRole('button', { name: 'Clear' }).click();
       await page.getByText('Page 1 of 2').waitFor();
+
+      // The audit log's first page is a full page of the newest records, even when the API's last page is short.
+      await nav(page, 'Audit log');
+      await page.getByText(/^Page 1 of \d+$/).waitFor();
+      const all = await listAllAudit(s);
+      const titles = () => page.locator('tbody tr td[data-label="What"] a, tbody tr td[data-label="What"] strong').allInnerTexts();
+      assert.ok(all.length > 25 && all.length % 25 !== 0, `${all.length} records`);
+      assert.deepEqual(await titles(), all.slice(-25).reverse().map((r) => r.object_title));
+      await page.getByRole('button', { name: 'Older' }).click();
+      await page.getByText('Page 2 of 2').waitFor();
+      assert.deepEqual(await titles(), all.slice(0, all.length - 25).reverse().map((r) => r.object_title));
       assert.deepEqual(s.problems, []);
     });
 
@@ -301,6 +317,20 @@ for (const dialect of DIALECTS) {
       assert.equal(invoiced.payment_terms_days, 30);
       assert.equal(invoiced.billing_information_attributes.company_name, 'Soylent Ltd');
       assert.equal(invoiced.billing_information_attributes.country_code, 'GB');
+
+      // Someone else changes the terms meanwhile; emptying the company name here clears it and leaves their terms be.
+      assert.equal((await s.api('PUT', `/v2/managed_accounts/${token}`, { payment_terms_days: 45 })).status, 200);
+      await invoicing.getByLabel('Company name').fill('');
+      await invoicing.getByLabel('Payment terms (days)').fill('0x1e');
+      await invoicing.getByRole('button', { name: 'Save invoicing' }).click();
+      await invoicing.locator('[data-field="payment_terms_days"]').waitFor();
+      assert.equal(await invoicing.getByLabel('Payment terms (days)').evaluate((e) => e === document.activeElement), true, 'focus goes to the field to fix');
+      await invoicing.getByLabel('Payment terms (days)').fill('30');
+      await invoicing.getByRole('button', { name: 'Save invoicing' }).click();
+      await invoicing.getByText('Invoicing data saved.').waitFor();
+      const cleared = (await s.api('GET', `/v2/managed_accounts/${token}`)).body;
+      assert.equal(cleared.billing_information_attributes.company_name, '', 'an emptied field is sent as "" and cleared, not kept');
+      assert.equal(cleared.payment_terms_days, 45, "an unchanged field is not sent, so another client's change survives");
 
       // SSO: http:// is refused with the API's message under the URL; https:// creates the connection.
       const sso = page.getByRole('form', { name: 'SAML SSO connection' });
@@ -363,6 +393,10 @@ for (const dialect of DIALECTS) {
       const { page } = s;
       const client = await createOauthClient(s.store.db, { accountToken: s.msp.accountToken, scopes: 'read,write', description: 'console test' });
       await page.goto(`${s.baseUrl}/console/billing-rules`);
+      await page.getByLabel('API token', { exact: true }).fill('vntg_tkn_0000000000000000000000000000000000000000');
+      await page.getByRole('button', { name: 'Sign in' }).first().click();
+      await page.getByText('Could not sign in').waitFor();
+      assert.equal(await page.getByText('You were signed out').count(), 0, 'a wrong token at sign-in is not a sign-out');
       await page.getByLabel('Client ID').fill(client.client_id);
       await page.getByLabel('Client secret').fill('stw_secret_wrong');
       await page.getByRole('button', { name: 'Sign in' }).nth(1).click();
@@ -391,6 +425,21 @@ for (const dialect of DIALECTS) {
       assert.equal(made.sql_query, "DELETE FROM costs WHERE service = 'Tax'");
       assert.equal(made.charge_type, null);
 
+      // An adjustment: numbers only as plain decimals, and an emptied optional field is cleared on save.
+      const adjustment = await s.api('POST', '/v2/billing_rules', { type: 'adjustment', title: 'CDN', percentage: 90, service: 'CloudFront', category: 'Data Transfer' });
+      await page.goto(`${s.baseUrl}/console/billing-rules/${adjustment.body.token}`);
+      await page.getByLabel('Percentage of cost shown').fill('1e1');
+      await page.getByRole('button', { name: 'Save billing rule' }).click();
+      await page.getByText('percentage must be a plain decimal number such as 95 or 87.5').waitFor();
+      await page.getByLabel('Percentage of cost shown').fill('87.5');
+      await page.getByLabel('Category').fill('');
+      await page.getByRole('button', { name: 'Save billing rule' }).click();
+      await page.getByText('Billing rule saved.').waitFor();
+      const adjusted = (await s.api('GET', `/v2/billing_rules/${adjustment.body.token}`)).body;
+      assert.equal(adjusted.percentage, '87.5');
+      assert.equal(adjusted.category, null, 'the emptied category is cleared');
+      assert.equal(adjusted.service, 'CloudFront');
+
       await nav(page, 'Integrations');
       await page.getByRole('link', { name: 'aws' }).first().click();
       await page.getByRole('heading', { level: 1, name: /aws 111111111111/ }).waitFor();
@@ -399,9 +448,15 @@ for (const dialect of DIALECTS) {
       assert.equal(refused.status, 403, 'this MSP has invoicing off');
       await page.getByText(refused.body.errors[0]).waitFor();
 
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-      assert.equal(overflow, 0, 'nothing wider than the 390 px screen');
+      const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.equal(await overflow(), 0, 'nothing wider than the 390 px screen');
       assert.deepEqual(await accessibilityViolations(page), []);
+      await page.goto(`${s.baseUrl}/console/accounts/new`);
+      await page.getByLabel('Add a billing rule').waitFor();
+      assert.equal(await overflow(), 0, 'the create form, with its long rule names, fits 390 px');
+      await page.goto(`${s.baseUrl}/console/audit-logs`);
+      await page.locator('tbody tr').first().waitFor();
+      assert.equal(await overflow(), 0, 'the audit log fits 390 px');
       // Names are text, never markup.
       const hostile = '<img src=x onerror="window.pwned=1">Hooli';
       assert.equal((await s.api('POST', '/v2/managed_accounts', { name: hostile, contact_email: 'it@hooli.example' })).status, 201);
@@ -440,6 +495,17 @@ describe('console headers', { skip: noBrowser }, () => {
     const missing = await fetch(`${baseUrl}/console/assets/nope.js`);
     assert.equal(missing.status, 404, 'a missing asset is not answered with the page');
     assert.deepEqual(await missing.json(), { errors: ['No console file at /console/assets/nope.js'] });
+    const withQuery = await fetch(`${baseUrl}/console/accounts?page=abc&q=a&q=b`);
+    assert.equal(withQuery.status, 200, "the API's query rules are not applied to the console's own URLs");
+    await withQuery.text();
+    const range = await fetch(baseUrl + asset, { headers: { range: 'bytes=99999999-' } });
+    assert.equal(range.status, 416);
+    await range.text();
+    for (const probe of ['/console/..%2f..%2fpackage.json', '/console/%2e%2e/%2e%2e/package.json', '/console/.gitignore', '/console/assets/..%5c..%5cpackage.json']) {
+      const res = await fetch(baseUrl + probe);
+      assert.ok(res.status === 404 || res.status === 400, `${probe}: ${res.status}`);
+      assert.doesNotMatch(await res.text(), /"name": "steward"/);
+    }
     const apiAnswer = await fetch(`${baseUrl}/v2/ping`);
     assert.equal(apiAnswer.headers.get('content-security-policy'), "default-src 'none';frame-ancestors 'none'");
     await apiAnswer.text();

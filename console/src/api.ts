@@ -53,7 +53,9 @@ export async function api<T = unknown>(method: Method, path: string, body?: unkn
   }
   if (response.ok) return parsed as T;
   const messages = messagesOf(parsed) ?? [`The server answered ${response.status} ${response.statusText}`.trim()];
-  if (response.status === 401 && token) onUnauthorized(messages.join('; '));
+  // Only the session's own token going bad signs out: not a candidate being tried at sign-in, nor a late answer
+  // to a request made with a token that has since been replaced.
+  if (response.status === 401 && token && token === session.token()) onUnauthorized(messages.join('; '));
   throw new ApiError(response.status, messages);
 }
 

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useId, useRef, useState, type ReactNode } from 'react';
+import { useCallback, useEffect, useId, useRef, useState, type ReactNode, type RefObject } from 'react';
 import { ApiError } from './api.ts';
 
 /** One request's state: loading, its data, or its error; `reload` runs it again. */
@@ -203,6 +203,23 @@ export function TableRegion({ label, children }: { label: string; children: Reac
       {children}
     </div>
   );
+}
+
+/** A plain decimal as typed (`95`, `0.7`, `-3`): no hex, exponent or spaces, which Number() would quietly accept. */
+export const PLAIN_DECIMAL = /^-?\d+(\.\d+)?$/;
+
+/**
+ * After a refused save, focus goes to the first field marked invalid (or the form's error box), so keyboard and
+ * screen-reader users land on what to fix.
+ */
+export function useFocusFirstError(form: RefObject<HTMLElement | null>, error: unknown): void {
+  useEffect(() => {
+    if (!error || !form.current) return;
+    const target = form.current.querySelector<HTMLElement>('[aria-invalid="true"], .field-error, .error-box');
+    if (!target) return;
+    if (!target.matches('input, select, textarea')) target.tabIndex = -1;
+    target.focus();
+  }, [error, form]);
 }
 
 export function formatTime(iso: string): string {

@@ -6,7 +6,7 @@ import { databaseTrouble, foreignKeyViolation } from '../store/errors.ts';
  */
 export class DomainError extends Error {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 429 | 500 | 503,
+    readonly status: 400 | 401 | 403 | 404 | 409 | 412 | 413 | 415 | 416 | 429 | 500 | 503,
     readonly messages: string[],
     readonly headers: Record<string, string> = {},
   ) {

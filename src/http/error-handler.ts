@@ -68,6 +68,7 @@ function toDomainError(error: FastifyError, requestId: string, bodyLimitBytes: n
   }
   if (error instanceof SyntaxError || error.name === 'SyntaxError') return errors.invalid(`request body is not valid JSON: ${error.message}`);
   const status = error.statusCode ?? 500;
-  if (status >= 400 && status < 500) return new DomainError(status === 413 || status === 415 ? status : 400, [error.message]);
+  // 412 and 416 come from conditional and range requests for the console's files.
+  if (status >= 400 && status < 500) return new DomainError(status === 412 || status === 413 || status === 415 || status === 416 ? status : 400, [error.message]);
   return errors.internal(requestId);
 }

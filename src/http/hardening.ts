@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import helmet, { type HelmetOptions } from 'helmet';
 import { errors } from '../domain/errors.ts';
 import { errorBody } from './error-handler.ts';
+import { isConsoleRoute } from './console.ts';
 import { surfaceOf } from './surface.ts';
 
 /**
@@ -65,11 +66,6 @@ export const EARLY_RESPONSE_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'no-store',
 };
 
-/** The console's pages and assets: /console, /console/…, with or without a query string. */
-function isConsolePath(url: string): boolean {
-  return url === '/console' || url.startsWith('/console/') || url.startsWith('/console?');
-}
-
 /** Longer request targets get 414; Node's own header limit (16 KiB) would answer 431 a little further on. */
 export const MAX_URL_LENGTH = 8192;
 /** No route takes more than a dozen query parameters. */
@@ -97,7 +93,7 @@ export async function registerHardening(app: FastifyInstance): Promise<void> {
   const security = helmetHeaders();
   const consoleSecurity = helmetHeaders(CONSOLE_HELMET_OPTIONS);
   app.addHook('onRequest', async (request, reply) => {
-    reply.headers(isConsolePath(request.url) ? consoleSecurity : security);
+    reply.headers(isConsoleRoute(request) ? consoleSecurity : security);
     // Answers carry tenant data or tokens: no browser or proxy may keep them.
     if (surfaceOf(request)) reply.header('cache-control', 'no-store');
   });
@@ -112,6 +108,8 @@ export function registerRequestTargetChecks(app: FastifyInstance): void {
     if (request.url.length > MAX_URL_LENGTH) {
       return reply.code(414).send(errorBody(request.url, [`the request URL is too long (maximum is ${MAX_URL_LENGTH} characters)`]));
     }
+    // The console's URLs are its own (its pages read `page` and `q` in the browser); the API's rules are for the API.
+    if (isConsoleRoute(request)) return;
     checkQueryString(request.url);
     checkPathParameters(request);
   });

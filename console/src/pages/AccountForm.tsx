@@ -1,12 +1,19 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { Link, useLocation, useNavigate, useParams } from 'react-router';
 import { api, ApiError, listAll, type BillingRule, type Integration, type ManagedAccount } from '../api.ts';
-import { asApiError, ConfirmDialog, ErrorBox, Field, Loading, Notice, PageTitle, splitErrors } from '../ui.tsx';
+import { asApiError, ConfirmDialog, ErrorBox, Field, Loading, Notice, PageTitle, splitErrors, useFocusFirstError } from '../ui.tsx';
 import { InvoicingSection } from './InvoicingSection.tsx';
 import { RuleOrder } from './RuleOrder.tsx';
 import { SsoSection } from './SsoSection.tsx';
 
 const FIELDS = ['name', 'contact_email', 'email_domain', 'access_credential_tokens', 'billing_rule_tokens'];
+const LABELS: Record<string, string> = {
+  name: 'name',
+  contact_email: 'contact email',
+  email_domain: 'email domain',
+  access_credential_tokens: 'delegated integrations',
+  billing_rule_tokens: 'billing rules',
+};
 
 interface Draft {
   name: string;
@@ -33,6 +40,8 @@ export function AccountForm() {
   const [confirming, setConfirming] = useState(false);
   const [deleteError, setDeleteError] = useState<ApiError | null>(null);
   const [round, setRound] = useState(0);
+  const form = useRef<HTMLFormElement>(null);
+  useFocusFirstError(form, saveError);
 
   useEffect(() => {
     let live = true;
@@ -98,7 +107,7 @@ export function AccountForm() {
       const updated = await api<ManagedAccount>('PUT', `/v2/managed_accounts/${account.token}`, changes);
       setAccount(updated);
       setDraft((d) => ({ ...d, name: updated.name, contact_email: updated.contact_email, email_domain: updated.email_domain ?? '', integrations: updated.access_credential_tokens, rules: updated.billing_rule_tokens }));
-      setSaved(`Saved ${Object.keys(changes).join(', ')}.`);
+      setSaved(`Saved the ${Object.keys(changes).map((k) => LABELS[k] ?? k).join(', ')}.`);
     } catch (e) {
       setSaveError(asApiError(e));
     } finally {
@@ -153,7 +162,7 @@ export function AccountForm() {
           Token <code>{account.token}</code>
         </p>
       ) : null}
-      <form onSubmit={submit} noValidate aria-label="Managed account">
+      <form ref={form} onSubmit={submit} noValidate aria-label="Managed account">
         <Field label="Name" name="name" value={draft.name} onChange={(name) => set({ name })} errors={byField.name} required />
         <Field
           label="Contact email"
@@ -171,7 +180,11 @@ export function AccountForm() {
           value={draft.email_domain}
           onChange={(email_domain) => set({ email_domain })}
           errors={byField.email_domain}
-          hint="Optional, e.g. acme.example.com. Needed before an SSO connection can be set up."
+          hint={
+            account?.email_domain
+              ? 'It can be changed, not removed (the API has no way to clear it). An SSO connection always covers it.'
+              : 'Optional, e.g. acme.example.com. Needed before an SSO connection can be set up; once set it can be changed, not removed.'
+          }
         />
         <fieldset className="checklist">
           <legend>Delegated integrations</legend>
@@ -194,7 +207,7 @@ export function AccountForm() {
             </label>
           ))}
         </fieldset>
-        <RuleOrder rules={rules} order={draft.rules} onChange={(order) => set({ rules: order })} errors={byField.billing_rule_tokens} />
+        <RuleOrder rules={rules} order={draft.rules} onChange={(order) => set({ rules: order })} errors={byField.billing_rule_tokens} creating={creating} />
         <ErrorBox error={saveError && rest.length ? new ApiError(saveError.status, rest) : null} title={creating ? 'The managed account was not created' : 'The changes were not saved'} />
         {saved ? <Notice>{saved}</Notice> : null}
         <div className="actions">

@@ -41,21 +41,22 @@ function objectLink(log: AuditLog): string | null {
 }
 
 /**
- * The audit log, newest first. The API lists oldest first, so the console starts from `links.last` and walks back
- * through `links.prev`; filters are the API's own query parameters.
+ * The audit log, newest first, in full pages of 25. The API lists oldest first: the console reads its first and last
+ * pages (`links.last`) to know how many records match, then the one or two API pages that hold the wanted newest-first
+ * page. Filters are the API's own query parameters; `page` in the console's URL counts from the newest.
  */
 export function AuditLogs() {
   const [params, setParams] = useSearchParams();
   const filters = Object.fromEntries(FILTERS.map((f) => [f, params.get(f) ?? ''])) as Record<(typeof FILTERS)[number], string>;
-  const page = params.get('page');
+  const page = Math.max(1, Number(params.get('page') ?? '1') || 1);
   const [draft, setDraft] = useState(filters);
   // `for` names the filters and page a result belongs to: rows of an earlier query are never shown under new filters.
-  const [state, setState] = useState<{ for?: string; error?: ApiError; logs?: AuditLog[]; links?: Links; page?: number }>({});
+  const [state, setState] = useState<{ for?: string; error?: ApiError; logs?: AuditLog[]; page?: number; pages?: number }>({});
   const [round, setRound] = useState(0);
   const query = new URLSearchParams(Object.entries(filters).filter(([, v]) => v !== ''));
   query.set('limit', String(PAGE_SIZE));
   const key = query.toString();
-  const current = `${key}#${page ?? 'newest'}#${round}`;
+  const current = `${key}#${page}#${round}`;
   const loading = state.for !== current;
 
   useEffect(() => setDraft(filters), [key]);
@@ -63,9 +64,22 @@ export function AuditLogs() {
     let live = true;
     (async () => {
       type Body = { links: Links; audit_logs: AuditLog[] };
-      let body = await api<Body>('GET', `/v2/audit_logs?${key}&page=${page ?? 1}`);
-      if (!page && body.links.next) body = await api<Body>('GET', body.links.last);
-      return { logs: [...body.audit_logs].reverse(), links: body.links, page: pageOf(body.links.self) ?? 1 };
+      const fetched = new Map<number, Body>();
+      const get = async (n: number) => fetched.get(n) ?? fetched.set(n, await api<Body>('GET', `/v2/audit_logs?${key}&page=${n}`)).get(n)!;
+      const lastPage = pageOf((await get(1)).links.last) ?? 1;
+      const total = (lastPage - 1) * PAGE_SIZE + (await get(lastPage)).audit_logs.length;
+      const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+      const shown = Math.min(page, pages);
+      const end = total - (shown - 1) * PAGE_SIZE; // records [start, end) in oldest-first order
+      const start = Math.max(0, end - PAGE_SIZE);
+      const logs: AuditLog[] = [];
+      for (let n = Math.floor(start / PAGE_SIZE) + 1; end > 0 && n <= Math.floor((end - 1) / PAGE_SIZE) + 1; n++) {
+        (await get(n)).audit_logs.forEach((log, i) => {
+          const index = (n - 1) * PAGE_SIZE + i;
+          if (index >= start && index < end) logs.push(log);
+        });
+      }
+      return { logs: logs.reverse(), page: shown, pages };
     })().then(
       (result) => live && setState({ for: current, ...result }),
       (error) => live && setState({ for: current, error: asApiError(error) }),
@@ -79,14 +93,14 @@ export function AuditLogs() {
     event.preventDefault();
     setParams(Object.fromEntries(Object.entries(draft).filter(([, v]) => v.trim() !== '').map(([k, v]) => [k, v.trim()])));
   };
-  const goTo = (link: string | null) => {
-    const target = pageOf(link);
-    if (target === null) return;
+  const goTo = (target: number) => {
     const next = new URLSearchParams(params);
-    next.set('page', String(target));
+    if (target === 1) next.delete('page');
+    else next.set('page', String(target));
     setParams(next);
   };
-  const last = pageOf(state.links?.last ?? null) ?? 1;
+  const shown = state.page ?? 1;
+  const pages = state.pages ?? 1;
 
   return (
     <>
@@ -148,15 +162,15 @@ export function AuditLogs() {
           </table>
         </TableRegion>
       ) : null}
-      {!loading && state.links && last > 1 ? (
+      {!loading && pages > 1 ? (
         <nav className="pager" aria-label="Pages">
-          <button type="button" onClick={() => goTo(state.links?.next ?? null)} disabled={!state.links.next}>
+          <button type="button" onClick={() => goTo(shown - 1)} disabled={shown <= 1}>
             Newer
           </button>
           <span>
-            Page {last - (state.page ?? 1) + 1} of {last}
+            Page {shown} of {pages}
           </span>
-          <button type="button" onClick={() => goTo(state.links?.prev ?? null)} disabled={!state.links.prev}>
+          <button type="button" onClick={() => goTo(shown + 1)} disabled={shown >= pages}>
             Older
           </button>
         </nav>
@@ -185,18 +199,18 @@ function AuditRow({ log }: { log: AuditLog }) {
   );
   return (
     <tr data-event={log.event} data-object-token={log.object_token}>
-      <td className="nowrap">{formatTime(log.created_at)}</td>
-      <td>
+      <td className="nowrap" data-label="When">{formatTime(log.created_at)}</td>
+      <td data-label="What">
         {log.object_type} {link ? <Link to={link}>{log.object_title}</Link> : <strong>{log.object_title}</strong>} {EVENT_LABEL[log.event]}
         <div className="muted">
           <code>{log.object_token}</code>
         </div>
       </td>
-      <td>
+      <td data-label="Who">
         {log.user}
         <div className="muted">{log.source}</div>
       </td>
-      <td>
+      <td data-label="Changes">
         {changes.length === 0 ? (
           <span className="muted">no field changed</span>
         ) : log.event === 'record_updated' ? (

@@ -1,7 +1,7 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { Link, useLocation, useNavigate, useParams } from 'react-router';
 import { api, ApiError, listAll, type BillingRule } from '../api.ts';
-import { asApiError, ConfirmDialog, ErrorBox, Field, Loading, Notice, PageTitle, splitErrors, TableRegion, useLoad, formatTime } from '../ui.tsx';
+import { asApiError, ConfirmDialog, ErrorBox, Field, formatTime, Loading, Notice, PageTitle, PLAIN_DECIMAL, splitErrors, TableRegion, useFocusFirstError, useLoad } from '../ui.tsx';
 
 type RuleType = BillingRule['type'];
 type Key = 'charge_type' | 'percentage' | 'service' | 'category' | 'sub_category' | 'amount' | 'sql_query' | 'start_date' | 'end_date';
@@ -105,6 +105,10 @@ export function BillingRules() {
 type Draft = Record<Key, string> & { title: string; type: RuleType; apply_to_all: boolean };
 const EMPTY: Draft = { title: '', type: 'adjustment', apply_to_all: false, charge_type: '', percentage: '', service: '', category: '', sub_category: '', amount: '', sql_query: '', start_date: '', end_date: '' };
 
+function draftOf(rule: BillingRule): Draft {
+  return { ...EMPTY, ...Object.fromEntries(Object.entries(rule).map(([k, v]) => [k, v ?? ''])), type: rule.type, apply_to_all: rule.apply_to_all } as Draft;
+}
+
 export function BillingRuleForm() {
   const { token } = useParams();
   const creating = token === undefined;
@@ -123,7 +127,7 @@ export function BillingRuleForm() {
     api<BillingRule>('GET', `/v2/billing_rules/${encodeURIComponent(token)}`).then(
       (r) => {
         setRule(r);
-        setDraft({ ...EMPTY, ...Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v ?? ''])), type: r.type, apply_to_all: r.apply_to_all } as Draft);
+        setDraft(draftOf(r));
       },
       (e) => setLoadError(asApiError(e)),
     );
@@ -132,6 +136,8 @@ export function BillingRuleForm() {
   const fields = FIELDS_OF[draft.type];
   const { byField, rest } = splitErrors(error?.messages ?? [], ['title', 'type', 'apply_to_all', 'start_period', ...Object.keys(EMPTY)]);
   const set = (patch: Partial<Draft>) => setDraft((d) => ({ ...d, ...patch }));
+  const form = useRef<HTMLFormElement>(null);
+  useFocusFirstError(form, error);
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -139,16 +145,22 @@ export function BillingRuleForm() {
     setError(null);
     setNotice(null);
     try {
-      const body: Record<string, unknown> = { title: draft.title, apply_to_all: draft.apply_to_all };
+      // A new rule gets every filled field; an edit only the changed ones, an emptied field as "" (which clears it;
+      // absent or null would keep the stored value), so the audit log shows exactly what changed.
+      const before = rule ? draftOf(rule) : null;
+      const body: Record<string, unknown> = {};
       if (creating) body.type = draft.type;
+      if (!before || draft.title !== before.title) body.title = draft.title;
+      if (!before || draft.apply_to_all !== before.apply_to_all) body.apply_to_all = draft.apply_to_all;
       for (const f of fields) {
-        const value = draft[f.key].trim();
-        if (value === '') continue;
-        if (f.numeric) {
-          const n = Number(value);
-          if (!Number.isFinite(n)) throw new ApiError(400, [`${f.key} must be a number, such as ${f.key === 'percentage' ? '95' : '300'}`]);
-          body[f.key] = n;
-        } else body[f.key] = f.multiline ? draft[f.key] : value;
+        const value = f.multiline ? draft[f.key] : draft[f.key].trim();
+        if (before ? draft[f.key] === before[f.key] : value.trim() === '') continue;
+        if (f.numeric && value !== '') {
+          if (!PLAIN_DECIMAL.test(value)) throw new ApiError(400, [`${f.key} must be a plain decimal number such as ${f.key === 'percentage' ? '95 or 87.5' : '300 or 25.50'}`]);
+          // JSON carries numbers as doubles: more than 15 significant digits would arrive rounded, not refused.
+          if (value.replace(/[-.]/g, '').replace(/^0+/, '').length > 15) throw new ApiError(400, [`${f.key} has more than 15 significant digits, more than can be sent exactly`]);
+          body[f.key] = Number(value);
+        } else body[f.key] = value;
       }
       const saved = creating ? await api<BillingRule>('POST', '/v2/billing_rules', body) : await api<BillingRule>('PUT', `/v2/billing_rules/${rule?.token}`, body);
       if (creating) {
@@ -156,6 +168,7 @@ export function BillingRuleForm() {
         return;
       }
       setRule(saved);
+      setDraft(draftOf(saved));
       setNotice('Billing rule saved.');
     } catch (e) {
       setError(asApiError(e));
@@ -206,7 +219,7 @@ export function BillingRuleForm() {
           Token <code>{rule.token}</code> · {rule.type} · runs in stage {rule.execution_stage} ({rule.execution_stage_name})
         </p>
       ) : null}
-      <form onSubmit={submit} noValidate aria-label="Billing rule">
+      <form ref={form} onSubmit={submit} noValidate aria-label="Billing rule">
         {creating ? (
           <fieldset className="types">
             <legend>Type</legend>

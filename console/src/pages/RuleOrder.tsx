@@ -28,11 +28,13 @@ export function RuleOrder({
   order,
   onChange,
   errors,
+  creating = false,
 }: {
   rules: BillingRule[];
   order: string[];
   onChange: (order: string[]) => void;
   errors?: string[];
+  creating?: boolean;
 }) {
   const byToken = new Map(rules.map((r) => [r.token, r]));
   const stageOf = (token: string) => byToken.get(token)?.execution_stage ?? 1;
@@ -57,6 +59,12 @@ export function RuleOrder({
         Rules run stage by stage; within a stage, top to bottom. Drag a rule by its handle, or focus the handle and press
         Space, then the arrow keys, then Space again.
       </p>
+      {creating && rules.some((r) => r.apply_to_all && !order.includes(r.token)) ? (
+        <p className="hint warning">
+          Rules marked “applies to all” join every new account: one you removed here is added back at the end of its stage
+          when the account is created. Remove it from the account afterwards if it should not apply.
+        </p>
+      ) : null}
       {errors?.length ? (
         <ul className="field-error" id={errorId} data-field="billing_rule_tokens">
           {errors.map((m, i) => (

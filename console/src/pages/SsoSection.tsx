@@ -93,7 +93,11 @@ export function SsoSection({ account }: { account: ManagedAccount }) {
         <Loading what="the SSO connection" />
       ) : (
         <form onSubmit={submit} noValidate aria-labelledby="sso-heading">
-          <p>{connection ? `Users at ${account.email_domain} sign in through this SAML connection.` : `No SSO connection yet. It will cover ${account.email_domain} and any additional domains.`}</p>
+          <p>
+            {connection
+              ? `Users at ${[account.email_domain, ...connection.additional_domains].join(', ')} sign in through this SAML connection.`
+              : `No SSO connection yet. It will cover ${account.email_domain} and any additional domains.`}
+          </p>
           <Field label="SAML metadata URL" name="saml_metadata_url" type="url" value={url} onChange={setUrl} errors={byField.saml_metadata_url} hint="https://… from your identity provider" />
           <Field label="Additional domains" name="additional_domains" value={domains} onChange={setDomains} errors={byField.additional_domains} hint="Optional; separate several with commas" />
           <ErrorBox error={error && rest.length ? new ApiError(error.status, rest) : null} title="The SSO connection was not saved" />
