@@ -1,12 +1,14 @@
 /// <reference lib="dom" />
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { CONSOLE_DIST } from '../src/http/console.ts';
+import Fastify from 'fastify';
+import { CONSOLE_DIST, registerConsole } from '../src/http/console.ts';
 import { setAccountInvoicing } from '../src/domain/accounts.ts';
 import { createOauthClient } from '../src/domain/oauth.ts';
 import { call, DIALECTS, listeningApp, seedMsp, type MspFixture, type Response } from './helpers/app.ts';
@@ -509,5 +511,35 @@ describe('console headers', { skip: noBrowser }, () => {
     const apiAnswer = await fetch(`${baseUrl}/v2/ping`);
     assert.equal(apiAnswer.headers.get('content-security-policy'), "default-src 'none';frame-ancestors 'none'");
     await apiAnswer.text();
+  });
+});
+
+describe('console files', () => {
+  test('looked up when asked for: a rebuild while the server runs is served at once; unbuilt, a 503 that says what to run', async (t) => {
+    const root = mkdtempSync(join(tmpdir(), 'steward-console-'));
+    const app = Fastify();
+    t.after(async () => {
+      await app.close();
+      rmSync(root, { recursive: true, force: true });
+    });
+    await registerConsole(app, root);
+    const unbuilt = await app.inject({ method: 'GET', url: '/console/accounts' });
+    assert.equal(unbuilt.statusCode, 503);
+    assert.match(unbuilt.body, /npm run build:console/);
+
+    writeFileSync(join(root, 'index.html'), '<!doctype html><title>v1</title>');
+    mkdirSync(join(root, 'assets'));
+    assert.equal((await app.inject({ method: 'GET', url: '/console/assets/index-new.js' })).statusCode, 404);
+    writeFileSync(join(root, 'assets', 'index-new.js'), 'console.log(1)');
+    const asset = await app.inject({ method: 'GET', url: '/console/assets/index-new.js' });
+    assert.equal(asset.statusCode, 200);
+    assert.equal(asset.body, 'console.log(1)');
+    assert.equal(asset.headers['cache-control'], 'public, max-age=31536000, immutable');
+    const page = await app.inject({ method: 'GET', url: '/console/billing-rules/new' });
+    assert.equal(page.statusCode, 200);
+    assert.equal(page.body, '<!doctype html><title>v1</title>');
+    assert.equal(page.headers['cache-control'], 'no-cache');
+    writeFileSync(join(root, '.env'), 'SECRET=1');
+    assert.equal((await app.inject({ method: 'GET', url: '/console/.env' })).statusCode, 404);
   });
 });
