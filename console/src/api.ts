@@ -3,6 +3,15 @@
  * The token lives in sessionStorage (this tab, until it closes or the user signs out), never in localStorage or a
  * cookie, and is never rendered.
  */
+import type {
+  GetAuditLogResponse,
+  GetBillingProfileResponse,
+  GetBillingRuleResponse,
+  GetIntegrationResponse,
+  GetManagedAccountResponse,
+  GetMeResponse,
+} from '@vantage-sh/vantage-client';
+
 const TOKEN_KEY = 'steward.console.token';
 
 export const session = {
@@ -105,81 +114,19 @@ export async function exchangeClientCredentials(clientId: string, clientSecret: 
   return body.access_token;
 }
 
-export interface Me {
-  bearer_token: { description: string | null; created_at: string; scope: string[] };
-  workspaces: Array<{ token: string; name: string }>;
-}
-
-export interface ManagedAccount {
-  token: string;
-  name: string;
-  contact_email: string;
-  parent_account_token: string;
-  access_credential_tokens: string[];
-  billing_rule_tokens: string[];
-  email_domain: string | null;
-  msp_billing_profile_token?: string | null;
-  payment_terms_days?: number | null;
-  include_managed_account_integrations?: boolean | null;
-  billing_information_attributes?: BillingInformation;
-}
-
-export interface BillingInformation {
-  token?: string;
-  company_name: string | null;
-  country_code: string | null;
-  address_line_1: string | null;
-  address_line_2: string | null;
-  city: string | null;
-  state: string | null;
-  postal_code: string | null;
-  billing_email: string[] | null;
-}
-
-export interface BillingRule {
-  token: string;
-  title: string;
+/**
+ * The resources as Vantage's official TypeScript client types them (the wire format Steward speaks), plus the
+ * read-only fields Steward adds. Type-only: nothing of the client is bundled.
+ */
+export type Me = GetMeResponse;
+export type ManagedAccount = GetManagedAccountResponse;
+export type BillingInformation = NonNullable<ManagedAccount['billing_information_attributes']>;
+export type BillingRule = GetBillingRuleResponse & {
   type: 'exclusion' | 'adjustment' | 'credit' | 'charge' | 'custom';
-  start_date: string | null;
-  end_date: string | null;
-  apply_to_all: boolean;
-  created_at: string;
-  charge_type: string | null;
-  percentage: string | null;
-  service: string | null;
-  category: string | null;
-  sub_category: string | null;
-  amount: string | null;
-  sql_query: string | null;
+  /** Steward extension: the execution group (1–4) the rule runs in, and its name. */
   execution_stage: 1 | 2 | 3 | 4;
   execution_stage_name: string;
-}
-
-export interface Integration {
-  token: string;
-  provider: string;
-  account_identifier: string | null;
-  status: string;
-  created_at: string;
-  managed_account_tokens: string[];
-  workspace_tokens: string[];
-}
-
-export interface BillingProfile {
-  token: string;
-  nickname: string;
-  [key: string]: unknown;
-}
-
-export interface AuditLog {
-  token: string;
-  object_token: string;
-  object_type: string;
-  object_title: string;
-  event: 'record_created' | 'record_updated' | 'record_destroyed';
-  source: string;
-  user: string;
-  created_at: string;
-  changed_values: Record<string, [unknown, unknown]>;
-  unchanged_values: Record<string, unknown>;
-}
+};
+export type Integration = GetIntegrationResponse;
+export type BillingProfile = GetBillingProfileResponse;
+export type AuditLog = GetAuditLogResponse;

@@ -14,30 +14,28 @@ const TYPES: Array<{ type: RuleType; label: string; help: string }> = [
   { type: 'custom', label: 'Custom SQL', help: 'One UPDATE or DELETE on aws or costs, or an INSERT INTO costs.' },
 ];
 
+type FieldSpec = { key: Key; label: string; required?: boolean; hint?: string; numeric?: boolean; multiline?: boolean };
+
+/** Charges and credits take the same fields. */
+const AMOUNT_FIELDS: FieldSpec[] = [
+  { key: 'amount', label: 'Amount', required: true, numeric: true },
+  { key: 'service', label: 'Service', required: true },
+  { key: 'category', label: 'Category' },
+  { key: 'sub_category', label: 'Subcategory' },
+  { key: 'start_date', label: 'Start date', required: true, hint: 'YYYY-MM-DD' },
+  { key: 'end_date', label: 'End date', hint: 'Optional, YYYY-MM-DD' },
+];
+
 /** Only the fields a rule of each type keeps (the API ignores the others), with the required ones marked. */
-const FIELDS_OF: Record<RuleType, Array<{ key: Key; label: string; required?: boolean; hint?: string; numeric?: boolean; multiline?: boolean }>> = {
+const FIELDS_OF: Record<RuleType, FieldSpec[]> = {
   exclusion: [{ key: 'charge_type', label: 'Charge type', required: true, hint: 'e.g. RIFee, Tax, Credit' }],
   adjustment: [
     { key: 'percentage', label: 'Percentage of cost shown', required: true, numeric: true, hint: 'e.g. 95' },
     { key: 'service', label: 'Service', hint: 'Optional, e.g. Amazon CloudFront' },
     { key: 'category', label: 'Category', hint: 'Optional' },
   ],
-  charge: [
-    { key: 'amount', label: 'Amount', required: true, numeric: true },
-    { key: 'service', label: 'Service', required: true },
-    { key: 'category', label: 'Category' },
-    { key: 'sub_category', label: 'Subcategory' },
-    { key: 'start_date', label: 'Start date', required: true, hint: 'YYYY-MM-DD' },
-    { key: 'end_date', label: 'End date', hint: 'Optional, YYYY-MM-DD' },
-  ],
-  credit: [
-    { key: 'amount', label: 'Amount', required: true, numeric: true },
-    { key: 'service', label: 'Service', required: true },
-    { key: 'category', label: 'Category' },
-    { key: 'sub_category', label: 'Subcategory' },
-    { key: 'start_date', label: 'Start date', required: true, hint: 'YYYY-MM-DD' },
-    { key: 'end_date', label: 'End date', hint: 'Optional, YYYY-MM-DD' },
-  ],
+  charge: AMOUNT_FIELDS,
+  credit: AMOUNT_FIELDS,
   custom: [
     { key: 'sql_query', label: 'SQL statement', required: true, multiline: true, hint: 'e.g. UPDATE costs SET amount = amount * 0.95' },
     { key: 'start_date', label: 'Start date', hint: 'Optional, YYYY-MM-DD' },
