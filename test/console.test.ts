@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import Fastify from 'fastify';
 import { CONSOLE_DIST, registerConsole } from '../src/http/console.ts';
 import { setAccountInvoicing } from '../src/domain/accounts.ts';
@@ -76,6 +76,8 @@ async function signInWithToken(s: Session): Promise<void> {
   await s.page.getByLabel('API token', { exact: true }).fill(s.msp.token);
   await s.page.getByRole('button', { name: 'Sign in' }).first().click();
   await s.page.getByRole('heading', { level: 1, name: 'Managed accounts' }).waitFor();
+  // The list has loaded (table or empty state), so a test that navigates next does not abort its request.
+  await s.page.locator('main table, main .empty').first().waitFor();
 }
 
 /** axe-core's WCAG 2 A/AA rules on the page as it is now; returns each violation with the elements it found. */
@@ -97,6 +99,11 @@ async function listAllAudit(s: Session): Promise<Array<{ object_title: string }>
 /** Follows a link of the main navigation. */
 async function nav(page: Page, name: string): Promise<void> {
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name }).click();
+}
+
+/** Waits (5 s at most) until the element has the keyboard focus; fails if it never does. */
+async function hasFocus(page: Page, locator: Locator): Promise<void> {
+  await page.waitForFunction((element) => element === document.activeElement, await locator.elementHandle(), { timeout: 5_000 });
 }
 
 /** The rule titles of one execution stage, top to bottom, as the form shows them. */
@@ -129,9 +136,15 @@ for (const dialect of DIALECTS) {
       await page.getByRole('checkbox', { name: new RegExp(integration) }).check();
       const addRule = async (title: string) => {
         await page.getByLabel('Add a billing rule').selectOption({ label: (await page.locator('option', { hasText: title }).innerText()).trim() });
-        await page.getByRole('button', { name: 'Add rule' }).click();
+        await page.getByRole('button', { name: 'Add rule' }).press('Enter');
+        await hasFocus(page, page.getByRole('button', { name: `Move ${title}`, exact: true }));
       };
       await addRule('Monthly fee');
+      // Added then removed by keyboard: focus goes back to the rule choice, not to the page.
+      await addRule('R2');
+      await page.getByRole('button', { name: 'Remove R2', exact: true }).press('Enter');
+      await hasFocus(page, page.getByLabel('Add a billing rule'));
+      assert.deepEqual(await stageTitles(page, 3), []);
       await addRule('R1');
       assert.deepEqual(await stageTitles(page, 2), ['Monthly fee']);
       assert.deepEqual(await stageTitles(page, 3), ['R1']);
@@ -175,8 +188,9 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(await stageTitles(page, 3), ['R2', 'R1'], 'keyboard reorder');
       assert.deepEqual(await accessibilityViolations(page), [], 'edit form');
       await page.screenshot({ path: join(SCREENSHOTS, `console-edit-${dialect.name}.png`), fullPage: true });
-      await page.getByRole('button', { name: 'Save changes' }).click();
+      await page.getByRole('button', { name: 'Save changes' }).press('Enter');
       await page.getByText('Saved the name, billing rules.').waitFor();
+      await hasFocus(page, page.getByRole('button', { name: 'Save changes' }));
       let stored = (await s.api('GET', `/v2/managed_accounts/${token}`)).body;
       assert.equal(stored.name, 'Globex Holdings');
       assert.deepEqual(stored.billing_rule_tokens, [charge.body.token, r2, r1]);
@@ -275,6 +289,8 @@ for (const dialect of DIALECTS) {
 
       // The audit log's first page is a full page of the newest records, even when the API's last page is short.
       await nav(page, 'Audit log');
+      // The audit table first: the accounts page's own "Page 1 of 2" may still be on screen right after the click.
+      await page.getByRole('region', { name: 'Audit records, newest first' }).waitFor();
       await page.getByText(/^Page 1 of \d+$/).waitFor();
       const all = await listAllAudit(s);
       const titles = () => page.locator('tbody tr td[data-label="What"] a, tbody tr td[data-label="What"] strong').allInnerTexts();

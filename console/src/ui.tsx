@@ -1,4 +1,5 @@
-import { useCallback, useEffect, useId, useRef, useState, type ReactNode, type RefObject } from 'react';
+import { useCallback, useEffect, useId, useRef, useState, type ButtonHTMLAttributes, type ReactNode, type RefObject } from 'react';
+import { useLocation } from 'react-router';
 import { ApiError } from './api.ts';
 
 /** One request's state: loading, its data, or its error; `reload` runs it again. */
@@ -24,13 +25,20 @@ export function asApiError(error: unknown): ApiError {
   return error instanceof ApiError ? error : new ApiError(0, [error instanceof Error ? error.message : String(error)]);
 }
 
-/** The page's heading: names the document, and takes focus after a navigation so screen readers announce it. */
+/**
+ * The page's heading: names the document, and takes focus when it appears or after a navigation so screen readers
+ * announce the page. A title that changes in place (an account renamed by its own form) does not take focus: the
+ * keyboard user stays on the button they pressed.
+ */
 export function PageTitle({ children, title }: { children: ReactNode; title: string }) {
   const ref = useRef<HTMLHeadingElement>(null);
+  const { key } = useLocation();
   useEffect(() => {
     document.title = `${title} · Steward console`;
-    ref.current?.focus();
   }, [title]);
+  useEffect(() => {
+    ref.current?.focus();
+  }, [key]);
   return (
     <h1 ref={ref} tabIndex={-1}>
       {children}
@@ -154,6 +162,24 @@ export function Field({
   );
 }
 
+/**
+ * A button that stays focusable while it cannot be used (`aria-disabled`, clicks and implicit form submission
+ * ignored) instead of the native `disabled`, which drops a keyboard user's focus to the page when a button disables
+ * itself: "Saving…", the last page, "Add rule" once its choice is used.
+ */
+export function Button({ disabled, onClick, ...rest }: ButtonHTMLAttributes<HTMLButtonElement>) {
+  return (
+    <button
+      {...rest}
+      aria-disabled={disabled ? true : undefined}
+      onClick={(event) => {
+        if (disabled) event.preventDefault();
+        else onClick?.(event);
+      }}
+    />
+  );
+}
+
 /** A modal confirmation (the native <dialog>: focus is trapped and Escape cancels). */
 export function ConfirmDialog({
   open,
@@ -188,9 +214,9 @@ export function ConfirmDialog({
         <button type="button" onClick={onCancel} autoFocus>
           Cancel
         </button>
-        <button type="button" className="danger" onClick={onConfirm} disabled={busy}>
+        <Button type="button" className="danger" onClick={onConfirm} disabled={busy}>
           {busy ? 'Working…' : confirmLabel}
-        </button>
+        </Button>
       </div>
     </dialog>
   );

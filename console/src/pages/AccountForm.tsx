@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { Link, useLocation, useNavigate, useParams } from 'react-router';
 import { api, ApiError, listAll, type BillingRule, type Integration, type ManagedAccount } from '../api.ts';
-import { asApiError, ConfirmDialog, ErrorBox, Field, Loading, Notice, PageTitle, splitErrors, useFocusFirstError } from '../ui.tsx';
+import { asApiError, Button, ConfirmDialog, ErrorBox, Field, Loading, Notice, PageTitle, splitErrors, useFocusFirstError } from '../ui.tsx';
 import { InvoicingSection } from './InvoicingSection.tsx';
 import { RuleOrder } from './RuleOrder.tsx';
 import { SsoSection } from './SsoSection.tsx';
@@ -78,6 +78,7 @@ export function AccountForm() {
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
+    if (busy) return;
     setBusy(true);
     setSaveError(null);
     setSaved(null);
@@ -211,9 +212,9 @@ export function AccountForm() {
         <ErrorBox error={saveError && rest.length ? new ApiError(saveError.status, rest) : null} title={creating ? 'The managed account was not created' : 'The changes were not saved'} />
         {saved ? <Notice>{saved}</Notice> : null}
         <div className="actions">
-          <button type="submit" className="primary" disabled={busy}>
+          <Button type="submit" className="primary" disabled={busy}>
             {busy ? 'Saving…' : creating ? 'Create managed account' : 'Save changes'}
-          </button>
+          </Button>
           <Link to="/accounts">Cancel</Link>
         </div>
       </form>

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
 import { Link, useLocation, useSearchParams } from 'react-router';
 import { api, listAll, type ApiError, type Links, type ManagedAccount } from '../api.ts';
-import { asApiError, ErrorBox, Loading, Notice, PageTitle, TableRegion } from '../ui.tsx';
+import { asApiError, Button, ErrorBox, Loading, Notice, PageTitle, TableRegion } from '../ui.tsx';
 
 const PAGE_SIZE = 25;
 
@@ -138,15 +138,15 @@ export function Accounts() {
       ) : null}
       {!filter && state.links && last > 1 ? (
         <nav className="pager" aria-label="Pages">
-          <button type="button" onClick={() => go(pageOf(state.links?.prev ?? null))} disabled={!state.links.prev}>
+          <Button type="button" onClick={() => go(pageOf(state.links?.prev ?? null))} disabled={!state.links.prev}>
             Previous page
-          </button>
+          </Button>
           <span>
             Page {page} of {last}
           </span>
-          <button type="button" onClick={() => go(pageOf(state.links?.next ?? null))} disabled={!state.links.next}>
+          <Button type="button" onClick={() => go(pageOf(state.links?.next ?? null))} disabled={!state.links.next}>
             Next page
-          </button>
+          </Button>
         </nav>
       ) : null}
     </>

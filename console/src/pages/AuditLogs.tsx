@@ -1,7 +1,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { Link, useSearchParams } from 'react-router';
 import { api, type ApiError, type AuditLog, type Links } from '../api.ts';
-import { asApiError, ErrorBox, formatTime, Loading, PageTitle, TableRegion } from '../ui.tsx';
+import { asApiError, Button, ErrorBox, formatTime, Loading, PageTitle, TableRegion } from '../ui.tsx';
 import { pageOf } from './Accounts.tsx';
 
 const PAGE_SIZE = 25;
@@ -164,15 +164,15 @@ export function AuditLogs() {
       ) : null}
       {!loading && pages > 1 ? (
         <nav className="pager" aria-label="Pages">
-          <button type="button" onClick={() => goTo(shown - 1)} disabled={shown <= 1}>
+          <Button type="button" onClick={() => goTo(shown - 1)} disabled={shown <= 1}>
             Newer
-          </button>
+          </Button>
           <span>
             Page {shown} of {pages}
           </span>
-          <button type="button" onClick={() => goTo(shown + 1)} disabled={shown >= pages}>
+          <Button type="button" onClick={() => goTo(shown + 1)} disabled={shown >= pages}>
             Older
-          </button>
+          </Button>
         </nav>
       ) : null}
     </>

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { Link, useLocation, useNavigate, useParams } from 'react-router';
 import { api, ApiError, listAll, type BillingRule } from '../api.ts';
-import { asApiError, ConfirmDialog, ErrorBox, Field, formatTime, Loading, Notice, PageTitle, PLAIN_DECIMAL, splitErrors, TableRegion, useFocusFirstError, useLoad } from '../ui.tsx';
+import { asApiError, Button, ConfirmDialog, ErrorBox, Field, formatTime, Loading, Notice, PageTitle, PLAIN_DECIMAL, splitErrors, TableRegion, useFocusFirstError, useLoad } from '../ui.tsx';
 
 type RuleType = BillingRule['type'];
 type Key = 'charge_type' | 'percentage' | 'service' | 'category' | 'sub_category' | 'amount' | 'sql_query' | 'start_date' | 'end_date';
@@ -139,6 +139,7 @@ export function BillingRuleForm() {
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
+    if (busy) return;
     setBusy(true);
     setError(null);
     setNotice(null);
@@ -254,9 +255,9 @@ export function BillingRuleForm() {
         <ErrorBox error={error && rest.length ? new ApiError(error.status, rest) : null} title={creating ? 'The billing rule was not created' : 'The billing rule was not saved'} />
         {notice ? <Notice>{notice}</Notice> : flash && !error ? <Notice>{flash}</Notice> : null}
         <div className="actions">
-          <button type="submit" className="primary" disabled={busy}>
+          <Button type="submit" className="primary" disabled={busy}>
             {creating ? 'Create billing rule' : 'Save billing rule'}
-          </button>
+          </Button>
           {rule ? (
             <button type="button" className="danger" onClick={() => setConfirming(true)}>
               Delete billing rule

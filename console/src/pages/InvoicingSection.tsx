@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, ApiError, listAll, type BillingInformation, type BillingProfile, type ManagedAccount } from '../api.ts';
-import { asApiError, ErrorBox, Field, Notice, splitErrors, useFocusFirstError } from '../ui.tsx';
+import { asApiError, Button, ErrorBox, Field, Notice, splitErrors, useFocusFirstError } from '../ui.tsx';
 
 const BI = 'billing_information_attributes';
 const ADDRESS: Array<[keyof BillingInformation, string]> = [
@@ -72,6 +72,7 @@ export function InvoicingSection({ account, onSaved }: { account: ManagedAccount
   const { byField, rest } = splitErrors(error?.messages ?? [], FIELDS);
   const submit = async (event: FormEvent) => {
     event.preventDefault();
+    if (busy) return;
     setError(null);
     setNotice(null);
     if (!dirty) {
@@ -140,9 +141,9 @@ export function InvoicingSection({ account, onSaved }: { account: ManagedAccount
         <ErrorBox error={error && rest.length ? new ApiError(error.status, rest) : null} title="The invoicing data was not saved" />
         {notice ? <Notice>{notice}</Notice> : null}
         <div className="actions">
-          <button type="submit" disabled={busy}>
+          <Button type="submit" disabled={busy}>
             {busy ? 'Saving…' : 'Save invoicing'}
-          </button>
+          </Button>
           {dirty ? <span className="unsaved">Unsaved invoicing changes</span> : null}
         </div>
       </form>

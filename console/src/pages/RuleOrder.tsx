@@ -11,8 +11,9 @@ import {
 } from '@dnd-kit/core';
 import { arrayMove, SortableContext, sortableKeyboardCoordinates, useSortable, verticalListSortingStrategy } from '@dnd-kit/sortable';
 import { CSS } from '@dnd-kit/utilities';
-import { useId, useState } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
 import type { BillingRule } from '../api.ts';
+import { Button } from '../ui.tsx';
 
 const STAGES = [1, 2, 3, 4] as const;
 /** SPEC §4.6's names, for stages none of your rules is in yet; a rule's own `execution_stage_name` is used otherwise. */
@@ -43,6 +44,19 @@ export function RuleOrder({
   const [adding, setAdding] = useState('');
   const errorId = useId();
   const addId = useId();
+  // Where focus goes once the list has re-rendered: an added rule's handle (ready to be moved), or after a removal
+  // the "Add a billing rule" choice (the removed rule is back in it). Otherwise focus would fall to the page.
+  const [focusNext, setFocusNext] = useState<{ handle: string } | 'add' | null>(null);
+  const fieldset = useRef<HTMLFieldSetElement>(null);
+  useEffect(() => {
+    if (!focusNext || !fieldset.current) return;
+    const target =
+      focusNext === 'add'
+        ? fieldset.current.querySelector<HTMLElement>('.add-rule select')
+        : fieldset.current.querySelector<HTMLElement>(`li[data-token="${window.CSS.escape(focusNext.handle)}"] .handle`);
+    target?.focus();
+    setFocusNext(null);
+  }, [focusNext, order]);
 
   /** Puts the groups back together in stage order: the only order the API accepts. */
   const join = (next: Array<{ stage: number; tokens: string[] }>) => onChange(next.flatMap((g) => g.tokens));
@@ -50,10 +64,11 @@ export function RuleOrder({
     if (!token) return;
     join(groups.map((g) => (g.stage === stageOf(token) ? { ...g, tokens: [...g.tokens, token] } : g)));
     setAdding('');
+    setFocusNext({ handle: token });
   };
 
   return (
-    <fieldset className="rules" aria-describedby={errors?.length ? errorId : undefined}>
+    <fieldset ref={fieldset} className="rules" aria-describedby={errors?.length ? errorId : undefined}>
       <legend>Billing rules, in execution order</legend>
       <p className="hint">
         Rules run stage by stage; within a stage, top to bottom. Drag a rule by its handle, or focus the handle and press
@@ -80,7 +95,10 @@ export function RuleOrder({
           tokens={tokens}
           byToken={byToken}
           onReorder={(next) => join(groups.map((g) => (g.stage === stage ? { ...g, tokens: next } : g)))}
-          onRemove={(token) => join(groups.map((g) => ({ ...g, tokens: g.tokens.filter((t) => t !== token) })))}
+          onRemove={(token) => {
+            join(groups.map((g) => ({ ...g, tokens: g.tokens.filter((t) => t !== token) })));
+            setFocusNext('add');
+          }}
         />
       ))}
       {available.length > 0 ? (
@@ -96,9 +114,9 @@ export function RuleOrder({
                 </option>
               ))}
             </select>
-            <button type="button" onClick={() => add(adding)} disabled={!adding}>
+            <Button type="button" onClick={() => add(adding)} disabled={!adding}>
               Add rule
-            </button>
+            </Button>
           </div>
         </div>
       ) : rules.length === 0 ? (

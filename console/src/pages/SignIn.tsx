@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { api, exchangeClientCredentials, session, type Me } from '../api.ts';
-import { asApiError, ErrorBox, Field, Notice, PageTitle } from '../ui.tsx';
+import { asApiError, Button, ErrorBox, Field, Notice, PageTitle } from '../ui.tsx';
 import type { ApiError } from '../api.ts';
 
 /**
@@ -24,6 +24,7 @@ export function SignIn({ reason, onSignedIn }: { reason: string | null; onSigned
 
   const withToken = async (event: FormEvent) => {
     event.preventDefault();
+    if (busy || token.trim() === '') return;
     setBusy(true);
     setTokenError(null);
     try {
@@ -36,6 +37,7 @@ export function SignIn({ reason, onSignedIn }: { reason: string | null; onSigned
 
   const withClient = async (event: FormEvent) => {
     event.preventDefault();
+    if (busy || clientId.trim() === '' || clientSecret === '') return;
     setBusy(true);
     setClientError(null);
     try {
@@ -69,18 +71,18 @@ export function SignIn({ reason, onSignedIn }: { reason: string | null; onSigned
             hint="vntg_tkn_…, from npm start or npx steward tokens create"
           />
           <ErrorBox error={tokenError} title="Could not sign in" />
-          <button type="submit" className="primary" disabled={busy || token.trim() === ''}>
+          <Button type="submit" className="primary" disabled={busy || token.trim() === ''}>
             Sign in
-          </button>
+          </Button>
         </form>
         <form onSubmit={withClient} aria-labelledby="with-client">
           <h2 id="with-client">With an OAuth client</h2>
           <Field label="Client ID" name="client_id" value={clientId} onChange={setClientId} required hint="stw_client_…" />
           <Field label="Client secret" name="client_secret" type="password" value={clientSecret} onChange={setClientSecret} required />
           <ErrorBox error={clientError} title="Could not sign in" />
-          <button type="submit" className="primary" disabled={busy || clientId.trim() === '' || clientSecret === ''}>
+          <Button type="submit" className="primary" disabled={busy || clientId.trim() === '' || clientSecret === ''}>
             Sign in
-          </button>
+          </Button>
         </form>
       </div>
     </main>

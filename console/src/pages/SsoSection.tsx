@@ -1,6 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError, type AuditLog, type Links, type ManagedAccount } from '../api.ts';
-import { asApiError, ConfirmDialog, ErrorBox, Field, Loading, Notice, splitErrors } from '../ui.tsx';
+import { asApiError, Button, ConfirmDialog, ErrorBox, Field, Loading, Notice, splitErrors } from '../ui.tsx';
 
 interface Connection {
   saml_metadata_url: string;
@@ -54,6 +54,7 @@ export function SsoSection({ account }: { account: ManagedAccount }) {
   const path = `/v2/managed_accounts/${account.token}/sso_connection`;
   const submit = async (event: FormEvent) => {
     event.preventDefault();
+    if (busy) return;
     setBusy(true);
     setError(null);
     setNotice(null);
@@ -103,9 +104,9 @@ export function SsoSection({ account }: { account: ManagedAccount }) {
           <ErrorBox error={error && rest.length ? new ApiError(error.status, rest) : null} title="The SSO connection was not saved" />
           {notice ? <Notice>{notice}</Notice> : null}
           <div className="actions">
-            <button type="submit" disabled={busy}>
+            <Button type="submit" disabled={busy}>
               {connection ? 'Update SSO connection' : 'Create SSO connection'}
-            </button>
+            </Button>
             {connection ? (
               <button type="button" className="danger" onClick={() => setConfirming(true)}>
                 Remove SSO connection
