@@ -8,6 +8,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { sql, type Kysely } from 'kysely';
+import pg from 'pg';
 import { initial } from '../src/store/migrations/0001_initial.ts';
 import { references } from '../src/store/migrations/0002_references.ts';
 import { trust } from '../src/store/migrations/0003_trust.ts';
@@ -24,7 +25,7 @@ import {
   type BulkAccount,
 } from '../src/store/accounts.store.ts';
 import { findBillingRulesByTokens, insertBillingRule } from '../src/store/billing-rules.store.ts';
-import { dropPgSchema, migrate, migratorFor, openStore, type Store } from '../src/store/database.ts';
+import { dropPgSchema, migrate, migrationStatus, migratorFor, openStore, type Store } from '../src/store/database.ts';
 import { uniqueViolation } from '../src/store/errors.ts';
 import { inTransaction } from '../src/store/transaction.ts';
 import { findIntegrationsByTokens, insertIntegration } from '../src/store/integrations.store.ts';
@@ -389,6 +390,46 @@ for (const dialect of DIALECTS) {
       const fresh = { ...again, account: { ...again.account, token: `acct_${hex()}`, contact_email_key: 'fresh@example.com' }, workspaceToken: `wrkspc_${hex()}` };
       assert.equal(await violation(() => insertAccountsInBulk(store, [fresh, again])), 'contact_email');
       assert.equal(await count(store, 'accounts'), 1202);
+    });
+
+    test('migrating and reading migration status on Postgres survive other schemas being created and dropped meanwhile', { skip: dialect.name !== 'postgres' && 'PostgreSQL schemas' }, async (t) => {
+      // Kysely's migrator introspects every schema; parallel test files (or other tenants of one database) dropping
+      // theirs made that fail with `schema "…" does not exist` (a CI run lost a test to it).
+      const url = process.env.TEST_DATABASE_URL as string;
+      const schemas = [0, 1, 2].map(() => `steward_test_${randomBytes(6).toString('hex')}`);
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      let churning = true;
+      let churned = 0;
+      const churn = (async () => {
+        while (churning) {
+          const other = `steward_churn_${randomBytes(4).toString('hex')}`;
+          await admin.query(`create schema ${other}; create table ${other}.t (id serial primary key, a text, b text, c text)`);
+          await admin.query(`drop schema ${other} cascade`);
+          churned++;
+        }
+      })();
+      const stores: Store[] = [];
+      t.after(async () => {
+        churning = false;
+        await churn;
+        await admin.end();
+        for (const store of stores) await store.close();
+        for (const schema of schemas) await dropPgSchema(url, schema);
+      });
+      for (const schema of schemas) {
+        const store = await openStore(url, { pgSchema: schema });
+        stores.push(store);
+        assert.ok((await migrate(store)).length > 0, 'a fresh schema is migrated');
+      }
+      let checks = 0;
+      for (; checks < 300; checks++) {
+        const status = await migrationStatus(stores[checks % stores.length] as Store);
+        assert.deepEqual(status.pending, []);
+      }
+      churning = false;
+      await churn;
+      assert.ok(churned >= 20, `the other schemas did churn meanwhile (${churned} created and dropped during ${checks} checks)`);
     });
 
     test('rule and delegation lists are read in index order, with no sort step (migration 0005)', { skip: dialect.name !== 'sqlite' && 'SQLite query plans' }, async (t) => {

@@ -236,9 +236,31 @@ export async function migratorFor(store: Store, migrations: Record<string, Migra
  * do. Returns the names this call applied, in order.
  */
 export async function migrate(store: Store): Promise<string[]> {
-  const { error, results } = await (await migratorFor(store)).migrateToLatest();
-  if (error) throw error instanceof Error ? error : new Error(String(error));
-  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  return whileOtherSchemasVanish(async () => {
+    const { error, results } = await (await migratorFor(store)).migrateToLatest();
+    if (error) throw error instanceof Error ? error : new Error(String(error));
+    return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  });
+}
+
+/**
+ * Kysely's migrator looks for its table by introspecting the columns of every schema in the database
+ * (kysely-org/kysely#1419), calling `has_schema_privilege` and `pg_get_serial_sequence` on each name it found. A schema
+ * or table that someone else creates or drops during that scan fails the query with 3F000 (`schema "…" does not
+ * exist`), 42P01 or 42703, though it has nothing to do with ours; parallel test files dropping their schemas hit it
+ * (130 of 919 status checks against a create/drop loop failed before this). Those errors are retried, at most five
+ * times. Retrying is safe: on PostgreSQL Kysely runs all pending migrations in one transaction, so a failed run left
+ * nothing behind, and a migration that is itself broken still fails, with its own error, after the last try.
+ */
+const VANISHED_OBJECT = new Set(['3F000', '42P01', '42703']);
+async function whileOtherSchemasVanish<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (e) {
+      if (!VANISHED_OBJECT.has((e as { code?: string }).code ?? '') || attempt >= 5) throw e;
+    }
+  }
 }
 
 export interface MigrationStatus {
@@ -250,7 +272,7 @@ export interface MigrationStatus {
 
 /** Which of this version's migrations the database has; a read, with no lock. */
 export async function migrationStatus(store: Store): Promise<MigrationStatus> {
-  const infos = await (await migratorFor(store)).getMigrations();
+  const infos = await whileOtherSchemasVanish(async () => (await migratorFor(store)).getMigrations());
   return {
     applied: infos.filter((m) => m.executedAt !== undefined).map((m) => m.name),
     pending: infos.filter((m) => m.executedAt === undefined).map((m) => m.name),
