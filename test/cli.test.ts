@@ -199,6 +199,7 @@ for (const dialect of DIALECTS) {
         const first = startServe(path);
         servers.push(first);
         const banner = await first.waitFor(/List them:\n {2}curl -sS (\S+)\/v2\/managed_accounts -H "Authorization: Bearer (vntg_tkn_[0-9a-f]{40})"\n/);
+        await first.waitFor(/Or open the web console and sign in with the token:\n {2}\S+\/console\n/); // the banner's last line may come in a later chunk
         const out = first.stdout();
         const origin = /Steward is listening on (http:\/\/\S+) /.exec(out)?.[1];
         assert.ok(origin, out);
