@@ -220,8 +220,13 @@ for (const dialect of DIALECTS) {
       await page.getByLabel('Object token').fill(token);
       await page.getByRole('button', { name: 'Apply filters' }).click();
       await page.waitForURL(/object_type=managed_account/);
+      // react-router renders a navigation as a transition: the unfiltered rows can stay on screen a moment after the
+      // URL changed. Wait for the filtered ones: three rows, all of this account.
+      await page.waitForFunction((t) => {
+        const trs = Array.from(document.querySelectorAll('tbody tr'));
+        return trs.length === 3 && trs.every((tr) => tr.textContent?.includes(t));
+      }, token);
       const rows = page.locator('tbody tr');
-      await rows.first().waitFor();
       const logs = (await s.api('GET', `/v2/audit_logs?object_type=managed_account&object_token=${token}`)).body.audit_logs;
       assert.equal(logs.length, 3, 'created, then two updates');
       assert.deepEqual(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-event'))), ['record_updated', 'record_updated', 'record_created']);
