@@ -222,6 +222,33 @@ export function ConfirmDialog({
   );
 }
 
+/** "Page n of m" between a backward and a forward button; a button with nowhere to go stays focusable but inert. */
+export function Pager({
+  page,
+  pages,
+  back,
+  forward,
+}: {
+  page: number;
+  pages: number;
+  back: { label: string; onClick?: () => void };
+  forward: { label: string; onClick?: () => void };
+}) {
+  return (
+    <nav className="pager" aria-label="Pages">
+      <Button type="button" onClick={back.onClick} disabled={!back.onClick}>
+        {back.label}
+      </Button>
+      <span>
+        Page {page} of {pages}
+      </span>
+      <Button type="button" onClick={forward.onClick} disabled={!forward.onClick}>
+        {forward.label}
+      </Button>
+    </nav>
+  );
+}
+
 /** A table that scrolls sideways on narrow screens, reachable by keyboard. */
 export function TableRegion({ label, children }: { label: string; children: ReactNode }) {
   return (

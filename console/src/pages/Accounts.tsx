@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
 import { Link, useLocation, useSearchParams } from 'react-router';
 import { api, listAll, type ApiError, type Links, type ManagedAccount } from '../api.ts';
-import { asApiError, Button, ErrorBox, Loading, Notice, PageTitle, TableRegion } from '../ui.tsx';
+import { asApiError, ErrorBox, Loading, Notice, PageTitle, Pager, TableRegion } from '../ui.tsx';
 
 const PAGE_SIZE = 25;
 
@@ -137,17 +137,12 @@ export function Accounts() {
         </>
       ) : null}
       {!filter && state.links && last > 1 ? (
-        <nav className="pager" aria-label="Pages">
-          <Button type="button" onClick={() => go(pageOf(state.links?.prev ?? null))} disabled={!state.links.prev}>
-            Previous page
-          </Button>
-          <span>
-            Page {page} of {last}
-          </span>
-          <Button type="button" onClick={() => go(pageOf(state.links?.next ?? null))} disabled={!state.links.next}>
-            Next page
-          </Button>
-        </nav>
+        <Pager
+          page={page}
+          pages={last}
+          back={{ label: 'Previous page', onClick: state.links.prev ? () => go(pageOf(state.links?.prev ?? null)) : undefined }}
+          forward={{ label: 'Next page', onClick: state.links.next ? () => go(pageOf(state.links?.next ?? null)) : undefined }}
+        />
       ) : null}
     </>
   );

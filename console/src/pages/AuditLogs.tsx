@@ -1,7 +1,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { Link, useSearchParams } from 'react-router';
 import { api, type ApiError, type AuditLog, type Links } from '../api.ts';
-import { asApiError, Button, ErrorBox, formatTime, Loading, PageTitle, TableRegion } from '../ui.tsx';
+import { asApiError, ErrorBox, formatTime, Loading, PageTitle, Pager, TableRegion } from '../ui.tsx';
 import { pageOf } from './Accounts.tsx';
 
 const PAGE_SIZE = 25;
@@ -106,28 +106,8 @@ export function AuditLogs() {
     <>
       <PageTitle title="Audit log">Audit log</PageTitle>
       <form className="filters" onSubmit={apply} aria-label="Filter the audit log">
-        <div className="field">
-          <label htmlFor="audit-object-type">Object</label>
-          <select id="audit-object-type" value={draft.object_type} onChange={(e) => setDraft({ ...draft, object_type: e.target.value })}>
-            <option value="">All objects</option>
-            {OBJECT_TYPES.map(([value, label]) => (
-              <option key={value} value={value}>
-                {label}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor="audit-action">Event</label>
-          <select id="audit-action" value={draft.action} onChange={(e) => setDraft({ ...draft, action: e.target.value })}>
-            <option value="">All events</option>
-            {ACTIONS.map(([value, label]) => (
-              <option key={value} value={value}>
-                {label}
-              </option>
-            ))}
-          </select>
-        </div>
+        <FilterSelect id="audit-object-type" label="Object" all="All objects" options={OBJECT_TYPES} value={draft.object_type} onChange={(object_type) => setDraft({ ...draft, object_type })} />
+        <FilterSelect id="audit-action" label="Event" all="All events" options={ACTIONS} value={draft.action} onChange={(action) => setDraft({ ...draft, action })} />
         <div className="field">
           <label htmlFor="audit-object-token">Object token</label>
           <input id="audit-object-token" value={draft.object_token} onChange={(e) => setDraft({ ...draft, object_token: e.target.value })} placeholder="acct_…" />
@@ -163,19 +143,44 @@ export function AuditLogs() {
         </TableRegion>
       ) : null}
       {!loading && pages > 1 ? (
-        <nav className="pager" aria-label="Pages">
-          <Button type="button" onClick={() => goTo(shown - 1)} disabled={shown <= 1}>
-            Newer
-          </Button>
-          <span>
-            Page {shown} of {pages}
-          </span>
-          <Button type="button" onClick={() => goTo(shown + 1)} disabled={shown >= pages}>
-            Older
-          </Button>
-        </nav>
+        <Pager
+          page={shown}
+          pages={pages}
+          back={{ label: 'Newer', onClick: shown > 1 ? () => goTo(shown - 1) : undefined }}
+          forward={{ label: 'Older', onClick: shown < pages ? () => goTo(shown + 1) : undefined }}
+        />
       ) : null}
     </>
+  );
+}
+
+function FilterSelect({
+  id,
+  label,
+  all,
+  options,
+  value,
+  onChange,
+}: {
+  id: string;
+  label: string;
+  all: string;
+  options: Array<[string, string]>;
+  value: string;
+  onChange: (value: string) => void;
+}) {
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <select id={id} value={value} onChange={(e) => onChange(e.target.value)}>
+        <option value="">{all}</option>
+        {options.map(([option, text]) => (
+          <option key={option} value={option}>
+            {text}
+          </option>
+        ))}
+      </select>
+    </div>
   );
 }
 
