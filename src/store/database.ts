@@ -11,11 +11,14 @@ import {
   SqliteDialect,
   SqliteDriver,
   type DatabaseConnection,
+  type DatabaseIntrospector,
+  type DatabaseMetadata,
   type DialectAdapter,
   type Driver,
   type Migration,
   type MigrationProvider,
   type SqliteDialectConfig,
+  type TableMetadata,
 } from 'kysely';
 import pg from 'pg';
 import { references } from './migrations/0002_references.ts';
@@ -120,6 +123,43 @@ export interface OpenOptions {
   sqliteBusyTimeoutMs?: number;
 }
 
+/**
+ * Kysely's Postgres introspector, which its migrator uses to find its own tables, reads the columns of every schema in
+ * the database and calls `has_schema_privilege` and `pg_get_serial_sequence` on each name it found
+ * (kysely-org/kysely#1419). A schema that someone else drops during that scan fails it with 3F000 `schema "…" does
+ * not exist`: 130 of 919 status checks failed against a create/drop loop on other schemas. Steward's store only ever
+ * needs its own schema (`current_schema()`, the first of the search path), so that is all this introspector reads,
+ * from the catalogue alone, with no per-schema function call to race. Columns are not read: nothing in Steward asks
+ * for them.
+ */
+class OwnSchemaIntrospector implements DatabaseIntrospector {
+  constructor(private readonly db: Kysely<unknown>) {}
+
+  async getSchemas(): Promise<Array<{ name: string }>> {
+    const { rows } = await sql<{ name: string | null }>`select current_schema() as name`.execute(this.db);
+    return rows.flatMap((r) => (r.name ? [{ name: r.name }] : []));
+  }
+
+  async getTables(): Promise<TableMetadata[]> {
+    const { rows } = await sql<{ name: string; schema: string; is_view: boolean }>`
+      select c.relname as name, n.nspname as schema, c.relkind = 'v' as is_view
+      from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = current_schema() and c.relkind in ('r', 'v', 'p')
+      order by c.relname`.execute(this.db);
+    return rows.map((r) => ({ name: r.name, schema: r.schema, isView: r.is_view, columns: [] }));
+  }
+
+  async getMetadata(): Promise<DatabaseMetadata> {
+    return { tables: await this.getTables() };
+  }
+}
+
+class OwnSchemaPostgresDialect extends PostgresDialect {
+  override createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
+    return new OwnSchemaIntrospector(db);
+  }
+}
+
 /** Opens the database named by a file path (SQLite) or a postgres:// URL. Does not migrate. */
 export async function openStore(databaseUrl: string, options: OpenOptions = {}): Promise<Store> {
   const dialect = dialectOf(databaseUrl);
@@ -156,8 +196,8 @@ export async function openStore(databaseUrl: string, options: OpenOptions = {}):
       p.on('error', () => {});
       p.on('connect', (client) => client.on('error', () => {}));
     }
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    const upkeep = new Kysely<Database>({ dialect: new PostgresDialect({ pool: upkeepPool }) });
+    const db = new Kysely<Database>({ dialect: new OwnSchemaPostgresDialect({ pool }) });
+    const upkeep = new Kysely<Database>({ dialect: new OwnSchemaPostgresDialect({ pool: upkeepPool }) });
     return {
       db,
       upkeep,
@@ -236,31 +276,9 @@ export async function migratorFor(store: Store, migrations: Record<string, Migra
  * do. Returns the names this call applied, in order.
  */
 export async function migrate(store: Store): Promise<string[]> {
-  return whileOtherSchemasVanish(async () => {
-    const { error, results } = await (await migratorFor(store)).migrateToLatest();
-    if (error) throw error instanceof Error ? error : new Error(String(error));
-    return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
-  });
-}
-
-/**
- * Kysely's migrator looks for its table by introspecting the columns of every schema in the database
- * (kysely-org/kysely#1419), calling `has_schema_privilege` and `pg_get_serial_sequence` on each name it found. A schema
- * or table that someone else creates or drops during that scan fails the query with 3F000 (`schema "…" does not
- * exist`), 42P01 or 42703, though it has nothing to do with ours; parallel test files dropping their schemas hit it
- * (130 of 919 status checks against a create/drop loop failed before this). Those errors are retried, at most five
- * times. Retrying is safe: on PostgreSQL Kysely runs all pending migrations in one transaction, so a failed run left
- * nothing behind, and a migration that is itself broken still fails, with its own error, after the last try.
- */
-const VANISHED_OBJECT = new Set(['3F000', '42P01', '42703']);
-async function whileOtherSchemasVanish<T>(run: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await run();
-    } catch (e) {
-      if (!VANISHED_OBJECT.has((e as { code?: string }).code ?? '') || attempt >= 5) throw e;
-    }
-  }
+  const { error, results } = await (await migratorFor(store)).migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
 export interface MigrationStatus {
@@ -272,7 +290,7 @@ export interface MigrationStatus {
 
 /** Which of this version's migrations the database has; a read, with no lock. */
 export async function migrationStatus(store: Store): Promise<MigrationStatus> {
-  const infos = await whileOtherSchemasVanish(async () => (await migratorFor(store)).getMigrations());
+  const infos = await (await migratorFor(store)).getMigrations();
   return {
     applied: infos.filter((m) => m.executedAt !== undefined).map((m) => m.name),
     pending: infos.filter((m) => m.executedAt === undefined).map((m) => m.name),
